@@ -1,0 +1,3 @@
+pub mod callback_log;
+pub mod payment;
+pub mod refund;

@@ -1,0 +1,639 @@
+//! The booking ↔ payment flow against an in-memory provider: orders opened with the hold,
+//! notices applied exactly once, mismatches, late payments, refunds, closing expired orders
+//! and the poller. SQLite + in-process inventory and PostgreSQL + Redis inventory.
+
+mod common;
+
+use async_trait::async_trait;
+use booking_core::bookings::entity::{booking, booking_event};
+use booking_core::bookings::{BookingError, BookingStatus};
+use booking_core::payments::entity::{payment, refund};
+use booking_core::payments::{
+    Applied, OpenedOrder, OrderRequest, OrderState, PaidOrder, PaymentError, PaymentNotice,
+    PaymentProvider, PaymentService, ProviderError, Providers, RefundRequest, RefundState,
+};
+use chrono::{Duration, TimeZone, Utc};
+use common::{Session, World};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+const MERCHANT: &str = "1900000001";
+
+/// A provider that keeps its orders in memory and remembers every call, like the real one would
+/// see them.
+#[derive(Default)]
+struct MemoryProvider {
+    state: Mutex<ProviderState>,
+}
+
+#[derive(Default)]
+struct ProviderState {
+    orders: HashMap<String, OrderRequest>,
+    paid: HashMap<String, PaidOrder>,
+    closed: Vec<String>,
+    refunds: Vec<RefundRequest>,
+    /// How the next refund requests are answered.
+    refund_answer: Option<RefundState>,
+    refuse_orders: bool,
+}
+
+impl MemoryProvider {
+    fn pay(&self, out_trade_no: &str, amount_fen: Option<i64>) -> PaidOrder {
+        let mut state = self.state.lock().unwrap();
+        let order = state.orders[out_trade_no].clone();
+        let paid = PaidOrder {
+            out_trade_no: out_trade_no.to_owned(),
+            provider_txn_id: format!("4200{}", &out_trade_no[..20]),
+            amount_fen: amount_fen.unwrap_or(order.amount_fen),
+            merchant_id: MERCHANT.to_owned(),
+        };
+        state.paid.insert(out_trade_no.to_owned(), paid.clone());
+        paid
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for MemoryProvider {
+    fn name(&self) -> &'static str {
+        "wechatpay"
+    }
+    fn merchant_id(&self) -> &str {
+        MERCHANT
+    }
+    async fn open_order(&self, order: &OrderRequest) -> Result<OpenedOrder, ProviderError> {
+        let mut state = self.state.lock().unwrap();
+        if state.refuse_orders {
+            return Err(ProviderError::Unavailable("connection refused".into()));
+        }
+        state
+            .orders
+            .insert(order.out_trade_no.clone(), order.clone());
+        Ok(OpenedOrder {
+            provider_order_ref: format!("wx{}", order.out_trade_no),
+            client_payload: json!({"package": format!("prepay_id=wx{}", order.out_trade_no)}),
+        })
+    }
+    async fn query_order(&self, out_trade_no: &str) -> Result<OrderState, ProviderError> {
+        let state = self.state.lock().unwrap();
+        Ok(match state.paid.get(out_trade_no) {
+            Some(paid) => OrderState::Paid(paid.clone()),
+            None if state.closed.iter().any(|c| c == out_trade_no) => OrderState::Closed,
+            None => OrderState::Open,
+        })
+    }
+    async fn close_order(&self, out_trade_no: &str) -> Result<(), ProviderError> {
+        self.state
+            .lock()
+            .unwrap()
+            .closed
+            .push(out_trade_no.to_owned());
+        Ok(())
+    }
+    async fn refund(&self, refund: &RefundRequest) -> Result<RefundState, ProviderError> {
+        let mut state = self.state.lock().unwrap();
+        state.refunds.push(refund.clone());
+        Ok(state
+            .refund_answer
+            .clone()
+            .unwrap_or(RefundState::Processing))
+    }
+    async fn query_refund(
+        &self,
+        _out_trade_no: &str,
+        out_refund_no: &str,
+    ) -> Result<RefundState, ProviderError> {
+        let state = self.state.lock().unwrap();
+        Ok(
+            match state
+                .refunds
+                .iter()
+                .any(|r| r.out_refund_no == out_refund_no)
+            {
+                true => RefundState::Succeeded {
+                    provider_refund_id: Some(format!("5030{out_refund_no}")),
+                },
+                false => RefundState::Unknown,
+            },
+        )
+    }
+}
+
+struct PayWorld {
+    world: World,
+    provider: Arc<MemoryProvider>,
+    payments: PaymentService,
+}
+
+async fn pay_worlds() -> Vec<PayWorld> {
+    let mut out = Vec::new();
+    for world in common::worlds("pay-test").await {
+        let provider = Arc::new(MemoryProvider::default());
+        // Only WeChat bookings are made here; Alipay gets its own provider so a mix-up shows.
+        let payments = PaymentService::new(
+            world.service.clone(),
+            Providers::new(provider.clone(), Arc::new(AlipayNeverCalled)),
+        );
+        out.push(PayWorld {
+            world,
+            provider,
+            payments,
+        });
+    }
+    out
+}
+
+struct AlipayNeverCalled;
+
+#[async_trait]
+impl PaymentProvider for AlipayNeverCalled {
+    fn name(&self) -> &'static str {
+        "alipay"
+    }
+    fn merchant_id(&self) -> &str {
+        "2021000000000000"
+    }
+    async fn open_order(&self, _: &OrderRequest) -> Result<OpenedOrder, ProviderError> {
+        panic!("a WeChat booking was sent to Alipay")
+    }
+    async fn query_order(&self, _: &str) -> Result<OrderState, ProviderError> {
+        panic!("a WeChat booking was sent to Alipay")
+    }
+    async fn close_order(&self, _: &str) -> Result<(), ProviderError> {
+        panic!("a WeChat booking was sent to Alipay")
+    }
+    async fn refund(&self, _: &RefundRequest) -> Result<RefundState, ProviderError> {
+        panic!("a WeChat booking was sent to Alipay")
+    }
+    async fn query_refund(&self, _: &str, _: &str) -> Result<RefundState, ProviderError> {
+        panic!("a WeChat booking was sent to Alipay")
+    }
+}
+
+impl PayWorld {
+    async fn book(
+        &self,
+        who: (Uuid, Uuid),
+        session: &Session,
+    ) -> Result<(booking_core::bookings::Booking, serde_json::Value), PaymentError> {
+        self.payments.book(common::new_booking(who, session)).await
+    }
+
+    /// Patient `n` books the session and the provider's payment is applied: `(who, booking)`.
+    async fn paid_booking(
+        &self,
+        n: u32,
+        session: &Session,
+    ) -> ((Uuid, Uuid), booking_core::bookings::Booking) {
+        let who = self.world.patient(n).await;
+        let (booking, _) = self.book(who, session).await.unwrap();
+        let paid = self.provider.pay(&booking.out_trade_no, None);
+        self.payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid))
+            .await
+            .unwrap();
+        (who, booking)
+    }
+
+    async fn status(&self, booking_id: Uuid) -> BookingStatus {
+        booking::Entity::find_by_id(booking_id)
+            .one(&self.world.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .parse()
+            .unwrap()
+    }
+
+    async fn events_to(&self, booking_id: Uuid, to: BookingStatus) -> u64 {
+        booking_event::Entity::find()
+            .filter(booking_event::Column::BookingId.eq(booking_id))
+            .filter(booking_event::Column::ToStatus.eq(to.as_str()))
+            .count(&self.world.db)
+            .await
+            .unwrap()
+    }
+
+    async fn payment_row(&self, booking_id: Uuid) -> payment::Model {
+        payment::Entity::find()
+            .filter(payment::Column::BookingId.eq(booking_id))
+            .one(&self.world.db)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Tuesday 09:00 in Shanghai: two-day-ahead sessions are open for booking.
+    fn morning(&self) {
+        self.world
+            .clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_paid_notice_confirms_once_however_many_copies_race() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 10).await[0];
+        let who = w.world.patient(1).await;
+        let (booking, payload) = w.book(who, session).await.unwrap();
+        assert_eq!(
+            payload["package"],
+            format!("prepay_id=wx{}", booking.out_trade_no)
+        );
+        let row = w.payment_row(booking.id).await;
+        assert_eq!(
+            (
+                row.status.as_str(),
+                row.amount_fen,
+                row.merchant_id.as_str()
+            ),
+            ("created", booking.amount.0, MERCHANT)
+        );
+
+        let paid = w.provider.pay(&booking.out_trade_no, None);
+        let notice = PaymentNotice::Paid(paid.clone());
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let payments = w.payments.clone();
+                let notice = notice.clone();
+                tokio::spawn(async move { payments.apply("wechatpay", &notice).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap().unwrap());
+        }
+        let confirmed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Applied::Confirmed { .. }))
+            .count();
+        assert_eq!(confirmed, 1, "{}: {outcomes:?}", w.world.label);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Applied::Confirmed { .. } | Applied::Unchanged { .. })),
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
+        assert_eq!(w.events_to(booking.id, BookingStatus::Confirmed).await, 1);
+        let row = w.payment_row(booking.id).await;
+        assert_eq!(row.status, "paid");
+        assert_eq!(
+            row.provider_txn_id.as_deref(),
+            Some(paid.provider_txn_id.as_str())
+        );
+        let confirmed = w.world.service.get(who.0, booking.id).await.unwrap();
+        assert_eq!(confirmed.visit_number, Some(1), "{}", w.world.label);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_amount_or_merchant_is_a_mismatch_not_a_confirmation() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 10).await[0];
+        let (short, _) = w.book(w.world.patient(1).await, session).await.unwrap();
+        let paid = w
+            .provider
+            .pay(&short.out_trade_no, Some(short.amount.0 - 1));
+        let outcome = w
+            .payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Applied::Mismatch {
+                booking_id: short.id
+            }
+        );
+        assert_eq!(w.status(short.id).await, BookingStatus::PaymentMismatch);
+        assert_eq!(w.payment_row(short.id).await.status, "mismatch");
+        let again = w
+            .payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Applied::Unchanged {
+                booking_id: short.id
+            }
+        );
+        assert_eq!(
+            w.events_to(short.id, BookingStatus::PaymentMismatch).await,
+            1
+        );
+
+        let (elsewhere, _) = w.book(w.world.patient(2).await, session).await.unwrap();
+        let mut paid = w.provider.pay(&elsewhere.out_trade_no, None);
+        paid.merchant_id = "1900000999".into();
+        let outcome = w
+            .payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Applied::Mismatch {
+                booking_id: elsewhere.id
+            },
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(elsewhere.id).await, BookingStatus::PaymentMismatch);
+    }
+}
+
+#[tokio::test]
+async fn notices_for_orders_we_never_opened_are_refused() {
+    for w in pay_worlds().await {
+        let notice = PaymentNotice::Paid(PaidOrder {
+            out_trade_no: "A".repeat(32),
+            provider_txn_id: "4200000000".into(),
+            amount_fen: 500,
+            merchant_id: MERCHANT.into(),
+        });
+        assert!(matches!(
+            w.payments.apply("wechatpay", &notice).await,
+            Err(PaymentError::UnknownOrder(_))
+        ));
+        let refund = PaymentNotice::RefundSucceeded {
+            out_trade_no: "A".repeat(32),
+            out_refund_no: "B".repeat(32),
+            provider_refund_id: None,
+        };
+        assert!(matches!(
+            w.payments.apply("wechatpay", &refund).await,
+            Err(PaymentError::UnknownRefund(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_order_the_provider_cannot_open_gives_the_place_back() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 1).await[0];
+        w.provider.state.lock().unwrap().refuse_orders = true;
+        let who = w.world.patient(1).await;
+        assert!(matches!(
+            w.book(who, session).await,
+            Err(PaymentError::Provider(ProviderError::Unavailable(_)))
+        ));
+        assert_eq!(w.world.booked(session.1.id).await, 0, "{}", w.world.label);
+        w.provider.state.lock().unwrap().refuse_orders = false;
+        // The only place is free again, for the same patient too.
+        w.book(who, session).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_expired_hold_closes_its_order_and_a_late_payment_takes_a_free_place() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 5).await[0];
+        let (booking, _) = w.book(w.world.patient(1).await, session).await.unwrap();
+        w.world
+            .clock
+            .advance(Duration::minutes(10) + Duration::seconds(1));
+        assert_eq!(w.payments.expire_holds(100).await.unwrap(), 1);
+        assert_eq!(w.status(booking.id).await, BookingStatus::Cancelled);
+        assert_eq!(
+            w.provider.state.lock().unwrap().closed,
+            vec![booking.out_trade_no.clone()]
+        );
+        assert_eq!(w.payment_row(booking.id).await.status, "closed");
+
+        let paid = w.provider.pay(&booking.out_trade_no, None);
+        let outcome = w
+            .payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Applied::ConfirmedLate {
+                booking_id: booking.id
+            },
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
+        assert_eq!(w.world.booked(session.1.id).await, 1);
+        let stock = w
+            .world
+            .inventory
+            .stock(session.0.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stock.remaining[&session.1.id], 4, "{}", w.world.label);
+    }
+}
+
+#[tokio::test]
+async fn a_late_payment_without_a_place_is_refunded_and_keeps_no_place() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 1).await[0];
+        let (late, _) = w.book(w.world.patient(1).await, session).await.unwrap();
+        w.world
+            .clock
+            .advance(Duration::minutes(10) + Duration::seconds(1));
+        w.payments.expire_holds(100).await.unwrap();
+        let (taker, _) = w.book(w.world.patient(2).await, session).await.unwrap();
+
+        let paid = w.provider.pay(&late.out_trade_no, None);
+        let outcome = w
+            .payments
+            .apply("wechatpay", &PaymentNotice::Paid(paid.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Applied::RefundingLate {
+                booking_id: late.id
+            },
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(late.id).await, BookingStatus::Refunding);
+        let asked = w.provider.state.lock().unwrap().refunds.clone();
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].refund_fen, late.amount.0);
+        // A copy of the payment notice changes nothing.
+        assert_eq!(
+            w.payments
+                .apply("wechatpay", &PaymentNotice::Paid(paid))
+                .await
+                .unwrap(),
+            Applied::Unchanged {
+                booking_id: late.id
+            }
+        );
+
+        let done = PaymentNotice::RefundSucceeded {
+            out_trade_no: late.out_trade_no.clone(),
+            out_refund_no: asked[0].out_refund_no.clone(),
+            provider_refund_id: Some("50300000001".into()),
+        };
+        assert_eq!(
+            w.payments.apply("wechatpay", &done).await.unwrap(),
+            Applied::Refunded {
+                booking_id: late.id
+            }
+        );
+        assert_eq!(w.status(late.id).await, BookingStatus::Refunded);
+        // The place stayed with the other patient: nothing was given back twice.
+        assert_eq!(w.world.booked(session.1.id).await, 1, "{}", w.world.label);
+        assert_eq!(w.status(taker.id).await, BookingStatus::PendingPayment);
+        assert_eq!(
+            w.payments.apply("wechatpay", &done).await.unwrap(),
+            Applied::Unchanged {
+                booking_id: late.id
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_booking_refunds_it_and_the_refund_returns_the_place() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 1).await[0];
+        let (who, booking) = w.paid_booking(1, session).await;
+
+        let cancelled = w.payments.cancel(who.0, booking.id).await.unwrap();
+        assert_eq!(
+            cancelled.status,
+            BookingStatus::Refunding,
+            "{}",
+            w.world.label
+        );
+        assert_eq!(
+            w.world.booked(session.1.id).await,
+            1,
+            "the place is kept until the money is back"
+        );
+        assert!(matches!(
+            w.payments.cancel(who.0, booking.id).await,
+            Err(PaymentError::Booking(BookingError::NotCancellable { .. }))
+        ));
+
+        let out_refund_no = w.provider.state.lock().unwrap().refunds[0]
+            .out_refund_no
+            .clone();
+        let done = PaymentNotice::RefundSucceeded {
+            out_trade_no: booking.out_trade_no.clone(),
+            out_refund_no,
+            provider_refund_id: Some("50300000002".into()),
+        };
+        assert_eq!(
+            w.payments.apply("wechatpay", &done).await.unwrap(),
+            Applied::Refunded {
+                booking_id: booking.id
+            }
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Refunded);
+        assert_eq!(w.world.booked(session.1.id).await, 0, "{}", w.world.label);
+        let refund_row = refund::Entity::find()
+            .filter(refund::Column::BookingId.eq(booking.id))
+            .one(&w.world.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(refund_row.status, "succeeded");
+        // The place is bookable again.
+        w.book(w.world.patient(2).await, session).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_paid_booking_cannot_be_cancelled_after_the_deadline() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(1, 0, 5).await[0];
+        let (who, booking) = w.paid_booking(1, session).await;
+        // 15:00 the day before the visit has passed.
+        w.world
+            .clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 30, 0).unwrap());
+        assert!(
+            matches!(
+                w.payments.cancel(who.0, booking.id).await,
+                Err(PaymentError::Booking(BookingError::Refused(_)))
+            ),
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
+        assert!(w.provider.state.lock().unwrap().refunds.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_poller_recovers_lost_notifications_once_per_interval() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 5).await[0];
+        let who = w.world.patient(1).await;
+        let (booking, _) = w.book(who, session).await.unwrap();
+        w.provider.pay(&booking.out_trade_no, None);
+        let stale = Duration::minutes(3);
+        assert_eq!(
+            w.payments.poll(stale, 50).await.unwrap().orders_asked,
+            0,
+            "too fresh to ask about"
+        );
+        w.world.clock.advance(Duration::minutes(4));
+        let report = w.payments.poll(stale, 50).await.unwrap();
+        assert_eq!(
+            (report.orders_asked, report.applied),
+            (1, 1),
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
+        assert_eq!(w.payments.poll(stale, 50).await.unwrap().orders_asked, 0);
+
+        // A refund whose notification never came is completed from the provider's answer.
+        w.payments.cancel(who.0, booking.id).await.unwrap();
+        w.world.clock.advance(Duration::minutes(4));
+        let report = w.payments.poll(stale, 50).await.unwrap();
+        assert_eq!(
+            (report.refunds_asked, report.applied),
+            (1, 1),
+            "{}",
+            w.world.label
+        );
+        assert_eq!(w.status(booking.id).await, BookingStatus::Refunded);
+    }
+}
+
+#[tokio::test]
+async fn two_pollers_never_ask_about_the_same_order() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 30).await[0];
+        for n in 0..20 {
+            let (booking, _) = w.book(w.world.patient(n).await, session).await.unwrap();
+            w.provider.pay(&booking.out_trade_no, None);
+        }
+        w.world.clock.advance(Duration::minutes(4));
+        let (a, b) = tokio::join!(
+            w.payments.poll(Duration::minutes(3), 50),
+            w.payments.poll(Duration::minutes(3), 50)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.orders_asked + b.orders_asked, 20, "{}", w.world.label);
+        assert_eq!(a.applied + b.applied, 20);
+        assert_eq!(w.world.booked(session.1.id).await, 20);
+    }
+}
