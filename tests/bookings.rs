@@ -1,7 +1,9 @@
 //! Booking over HTTP: hold a place with an Idempotency-Key, read it back, cancel it; on SQLite +
 //! in-process stores and on PostgreSQL + Redis.
 
-use e2e::{Api, Gateway, GatewayOptions, Mock, own_redis_keys, shared_servers};
+use e2e::{
+    Api, Gateway, GatewayOptions, Mock, bookable_segment_of, own_redis_keys, shared_servers,
+};
 use serde_json::json;
 
 /// A bookable schedule of the first department of the first hospital, and a segment with room:
@@ -15,7 +17,7 @@ async fn bookable_segment(api: &Api) -> (String, String, String, u64) {
     let schedule = schedules
         .first()
         .expect("a bookable doctor's schedule in the demo data");
-    let segment = &schedule["segments"][0];
+    let segment = bookable_segment_of(schedule);
     (
         department,
         schedule["id"].as_str().unwrap().to_owned(),

@@ -140,7 +140,8 @@ async fn bookings_answer_503_while_postgresql_is_down_and_leave_no_hold() {
         .bookable_schedules(&format!("hospital_id={hospital}"))
         .await;
     let schedule = schedules.first().expect("a bookable schedule");
-    let body = json!({"schedule_id": schedule["id"], "segment_id": schedule["segments"][0]["id"], "patient_id": patient, "channel": "wechat"});
+    let (schedule_id, segment_id) = place_of(schedule);
+    let body = json!({"schedule_id": schedule_id, "segment_id": segment_id, "patient_id": patient, "channel": "wechat"});
 
     postgres.stop();
     let (status, headers, error) = api.book(&token, Some("pg-down-1"), &body).await;

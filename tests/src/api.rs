@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
-pub use catalog::place_of;
+pub use catalog::{bookable_segment_of, place_of};
 
 /// The gateway's API at one address. `http` and `base` are open for requests no method covers.
 pub struct Api {

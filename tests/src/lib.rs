@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub use api::{Api, code_of, place_of};
+pub use api::{Api, bookable_segment_of, code_of, place_of};
 pub use test_support::{PrivatePostgres, PrivateRedis, TestDb, free_port};
 pub use unique::{own_redis_keys, unique, unique_passport};
 

@@ -263,6 +263,38 @@ async fn schedules_filter_by_department_and_dates_and_page_in_date_order() {
             released.iter().all(|s| s.bookable),
             "{test_db:?}: released at 08:00"
         );
+
+        // Booking for tomorrow stops at 17:00 Shanghai: from then on the list says so as well.
+        let day = |n| seed_day() + chrono::Days::new(n);
+        let schedules_on = |date| {
+            let query =
+                ScheduleQuery::new(Some(hospital.id), None, None, Some(date), Some(date), date)
+                    .unwrap();
+            let catalog = &catalog;
+            async move {
+                let page = PageRequest {
+                    limit: 100,
+                    after: None,
+                };
+                catalog.schedules(&query, page).await.unwrap().items
+            }
+        };
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()); // 17:00 on the 23rd
+        let tomorrow = schedules_on(day(1)).await;
+        assert!(!tomorrow.is_empty(), "{test_db:?}");
+        assert!(
+            tomorrow
+                .iter()
+                .all(|s| !s.bookable && s.segments.iter().all(|seg| !seg.bookable)),
+            "{test_db:?}: next-day booking closed at 17:00"
+        );
+        let after = schedules_on(day(2)).await;
+        assert!(
+            after
+                .iter()
+                .all(|s| s.bookable && s.segments.iter().all(|seg| seg.bookable)),
+            "{test_db:?}: the day after tomorrow stays open"
+        );
     }
 }
 

@@ -1,5 +1,5 @@
-//! Choosing where to book: the first schedule the gateway calls `bookable` that still has a time
-//! segment with places left.
+//! Choosing where to book: the first time segment the gateway calls `bookable` (places left and
+//! the booking rules allow it now).
 
 use serde_json::Value;
 
@@ -29,10 +29,9 @@ pub fn first_bookable(page: &Value) -> Option<Place> {
 }
 
 fn place_in(schedule: &Value) -> Option<Place> {
-    let segment = schedule["segments"]
-        .as_array()?
-        .iter()
-        .find(|segment| segment["remaining"].as_u64().is_some_and(|n| n > 0))?;
+    let segment = schedule["segments"].as_array()?.iter().find(|segment| {
+        segment["bookable"] == true && segment["remaining"].as_u64().is_some_and(|n| n > 0)
+    })?;
     let text = |value: &Value| value.as_str().map(str::to_owned);
     Some(Place {
         schedule_id: text(&schedule["id"])?,
@@ -51,13 +50,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn schedule(id: &str, bookable: bool, remaining: &[u64]) -> Value {
-        let segments: Vec<Value> = remaining
+    /// Segments as `(remaining, bookable)`.
+    fn schedule(id: &str, bookable: bool, segments: &[(u64, bool)]) -> Value {
+        let segments: Vec<Value> = segments
             .iter()
             .enumerate()
-            .map(|(n, left)| {
+            .map(|(n, (left, open))| {
                 json!({"id": format!("{id}-seg{n}"), "start_time": format!("0{}:00", 8 + n),
-                       "end_time": format!("0{}:30", 8 + n), "capacity": 10, "remaining": left})
+                       "end_time": format!("0{}:30", 8 + n), "capacity": 10, "remaining": left,
+                       "bookable": open})
             })
             .collect();
         json!({"id": id, "hospital_id": "h", "department_id": "d", "doctor_id": null,
@@ -66,12 +67,12 @@ mod tests {
     }
 
     #[test]
-    fn skips_unbookable_schedules_and_full_segments() {
+    fn skips_unbookable_schedules_and_segments() {
         let page = json!({"items": [
-            schedule("not-released", false, &[5]),
-            schedule("sold-out", true, &[0, 0]),
-            schedule("open", true, &[0, 3]),
-            schedule("later", true, &[9]),
+            schedule("not-released", false, &[(5, false)]),
+            schedule("sold-out", true, &[(0, false), (0, false)]),
+            schedule("open", true, &[(4, false), (3, true)]),
+            schedule("later", true, &[(9, true)]),
         ], "next_cursor": null});
         assert_eq!(
             first_bookable(&page),
@@ -90,7 +91,8 @@ mod tests {
 
     #[test]
     fn nothing_to_book() {
-        let full = json!({"items": [schedule("sold-out", true, &[0])], "next_cursor": null});
+        let full =
+            json!({"items": [schedule("sold-out", true, &[(0, false)])], "next_cursor": null});
         assert_eq!(first_bookable(&full), None);
         assert_eq!(first_bookable(&json!({"items": []})), None);
         assert_eq!(first_bookable(&json!({"error": {"code": "X"}})), None);

@@ -59,9 +59,17 @@ impl Api {
     }
 }
 
-/// Where to book on a schedule: `(schedule_id, segment_id)` of its first segment.
+/// Where to book on a schedule: `(schedule_id, segment_id)` of its first bookable segment.
 pub fn place_of(schedule: &Value) -> (String, String) {
-    (id_of(schedule), id_of(&schedule["segments"][0]))
+    (id_of(schedule), id_of(bookable_segment_of(schedule)))
+}
+
+/// The first segment of `schedule` that the catalog calls bookable now.
+pub fn bookable_segment_of(schedule: &Value) -> &Value {
+    schedule["segments"]
+        .as_array()
+        .and_then(|segments| segments.iter().find(|s| s["bookable"] == true))
+        .expect("a schedule with a bookable segment")
 }
 
 fn items(mut page: Value) -> Vec<Value> {

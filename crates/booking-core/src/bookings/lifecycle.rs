@@ -11,10 +11,10 @@ use crate::clock::shanghai;
 use crate::inventory::ScheduleStock;
 use crate::rules::{self, ResolvedRules};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -109,7 +109,21 @@ impl BookingService {
             ))
             .await?;
         }
-        let applied = transitions::apply(
+        // The next number of the schedule, computed by the update itself: under the lock above
+        // (or SQLite's single writer) no other confirmation of the schedule runs in between.
+        let numbered = Alias::new("numbered");
+        let next_visit_number = Query::select()
+            .expr(
+                Expr::from(Func::coalesce([
+                    Expr::col((numbered.clone(), booking::Column::VisitNumber)).max(),
+                    Expr::val(0),
+                ]))
+                .add(1),
+            )
+            .from_as(booking::Entity, numbered.clone())
+            .and_where(Expr::col((numbered, booking::Column::ScheduleId)).eq(row.schedule_id))
+            .to_owned();
+        transitions::apply_with(
             txn,
             Transition {
                 booking_id: row.id,
@@ -121,28 +135,9 @@ impl BookingService {
                 details: confirmation.details,
                 at: self.clock.now(),
             },
+            |update| update.col_expr(booking::Column::VisitNumber, next_visit_number.into()),
         )
-        .await?;
-        if !applied {
-            return Ok(false);
-        }
-        let current: Option<i32> = booking::Entity::find()
-            .filter(booking::Column::ScheduleId.eq(row.schedule_id))
-            .select_only()
-            .column_as(booking::Column::VisitNumber.max(), "highest")
-            .into_tuple::<Option<i32>>()
-            .one(txn)
-            .await?
-            .flatten();
-        booking::Entity::update_many()
-            .col_expr(
-                booking::Column::VisitNumber,
-                Expr::value(current.unwrap_or(0) + 1),
-            )
-            .filter(booking::Column::Id.eq(row.id))
-            .exec(txn)
-            .await?;
-        Ok(true)
+        .await
     }
 
     /// A short-lived signed code for the patient's own confirmed booking.

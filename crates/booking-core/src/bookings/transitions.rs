@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -47,6 +48,16 @@ pub struct Transition<'a> {
 /// Applies the transition if the booking is still in `from`. Returns whether it was applied;
 /// the event is written only then.
 pub async fn apply<C: ConnectionTrait>(conn: &C, t: Transition<'_>) -> Result<bool, DbErr> {
+    apply_with(conn, t, |update| update).await
+}
+
+/// [`apply`], with more columns set by the same conditional update (`also` adds them), so a
+/// value that belongs to the transition (a visit number) costs no statement of its own.
+pub(crate) async fn apply_with<C: ConnectionTrait>(
+    conn: &C,
+    t: Transition<'_>,
+    also: impl FnOnce(UpdateMany<booking::Entity>) -> UpdateMany<booking::Entity>,
+) -> Result<bool, DbErr> {
     debug_assert!(
         t.from.can_become(t.to),
         "{:?} → {:?} is not an edge of the state machine",
@@ -70,7 +81,7 @@ pub async fn apply<C: ConnectionTrait>(conn: &C, t: Transition<'_>) -> Result<bo
         }
         _ => update,
     };
-    if update.exec(conn).await?.rows_affected != 1 {
+    if also(update).exec(conn).await?.rows_affected != 1 {
         return Ok(false);
     }
     record(

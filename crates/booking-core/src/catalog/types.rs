@@ -1,8 +1,8 @@
 //! Catalog types as the domain sees them: names in both languages, enums instead of strings.
 
 use super::entity::{department, doctor, hospital, schedule, schedule_segment};
-use crate::clock::shanghai;
 use crate::money::Fen;
+use crate::rules::{RuleSet, ScheduleFacts, check_bookable};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -205,6 +205,10 @@ pub struct Segment {
     pub end_time: NaiveTime,
     pub capacity: u32,
     pub remaining: u32,
+    /// Whether a booking attempt for this segment could succeed now: places left and the
+    /// booking rules in force allow it (released, inside the window, before the next-day stop,
+    /// not started).
+    pub bookable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,35 +229,36 @@ pub struct Schedule {
 
 impl Schedule {
     /// `remaining` is what the public may still book: capacity less places taken and places
-    /// reserved for referrals. `bookable` says whether a booking attempt could succeed now.
+    /// reserved for referrals. A segment is `bookable` when it has places left and `rules` (the
+    /// set in force for this schedule) allow booking it at `now`; the schedule is `bookable`
+    /// when one of its segments is, so the list never offers what a booking would refuse.
     pub(crate) fn from_rows(
         row: schedule::Model,
         segments: Vec<schedule_segment::Model>,
+        rules: &RuleSet,
         now: DateTime<Utc>,
     ) -> Result<Self, UnknownValue> {
+        let status: ScheduleStatus = row.status.parse()?;
         let segments: Vec<Segment> = segments
             .into_iter()
-            .map(|s| Segment {
-                id: s.id,
-                start_time: s.start_time,
-                end_time: s.end_time,
-                capacity: s.capacity.max(0) as u32,
-                remaining: (s.capacity - s.booked - s.reserved).max(0) as u32,
+            .map(|s| {
+                let remaining = (s.capacity - s.booked - s.reserved).max(0) as u32;
+                let facts = ScheduleFacts {
+                    visit_date: row.visit_date,
+                    status,
+                    release_at: row.release_at,
+                    segment_start: s.start_time,
+                };
+                Segment {
+                    id: s.id,
+                    start_time: s.start_time,
+                    end_time: s.end_time,
+                    capacity: s.capacity.max(0) as u32,
+                    remaining,
+                    bookable: remaining > 0 && check_bookable(rules, now, &facts).is_ok(),
+                }
             })
             .collect();
-        let status: ScheduleStatus = row.status.parse()?;
-        let last_end = segments.iter().map(|s| s.end_time).max();
-        let not_over = last_end.is_some_and(|end| {
-            row.visit_date
-                .and_time(end)
-                .and_local_timezone(shanghai())
-                .single()
-                .is_some_and(|end| end > now)
-        });
-        let bookable = status == ScheduleStatus::Open
-            && now >= row.release_at
-            && not_over
-            && segments.iter().any(|s| s.remaining > 0);
         Ok(Self {
             id: row.id,
             hospital_id: row.hospital_id,
@@ -264,7 +269,7 @@ impl Schedule {
             fee: Fen(row.fee_fen),
             release_at: row.release_at,
             status,
-            bookable,
+            bookable: segments.iter().any(|s| s.bookable),
             segments,
         })
     }
@@ -306,46 +311,29 @@ mod tests {
     }
 
     #[test]
-    fn bookable_needs_release_room_open_status_and_time_left() {
+    fn bookable_needs_release_room_open_status_and_the_rules() {
+        let rules = RuleSet::default();
         let release = Utc.with_ymd_and_hms(2026, 11, 18, 0, 0, 0).unwrap(); // 08:00 Shanghai
         let before_release = release - chrono::Duration::seconds(1);
-        let visit_start = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap(); // 08:00 Shanghai
-        let visit_end = visit_start + chrono::Duration::hours(1);
+        // The visit (2026-11-25, 08:00–09:00) is tomorrow from 2026-11-24; booking for tomorrow
+        // stops at 17:00 Shanghai (09:00 UTC).
+        let next_day_stop = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+        let schedule = |status, segments, now| {
+            Schedule::from_rows(row(status, release), segments, &rules, now).unwrap()
+        };
 
-        let ok =
-            Schedule::from_rows(row("open", release), vec![segment(5, 2, 1)], release).unwrap();
-        assert!(ok.bookable);
+        let ok = schedule("open", vec![segment(5, 2, 1)], release);
+        assert!(ok.bookable && ok.segments[0].bookable);
         assert_eq!(ok.segments[0].remaining, 2);
 
-        assert!(
-            !Schedule::from_rows(row("open", release), vec![segment(5, 2, 0)], before_release)
-                .unwrap()
-                .bookable
-        );
-        assert!(
-            !Schedule::from_rows(row("suspended", release), vec![segment(5, 0, 0)], release)
-                .unwrap()
-                .bookable
-        );
-        assert!(
-            !Schedule::from_rows(row("open", release), vec![segment(5, 4, 1)], release)
-                .unwrap()
-                .bookable
-        );
-        assert!(
-            Schedule::from_rows(
-                row("open", release),
-                vec![segment(5, 0, 0)],
-                visit_end - chrono::Duration::seconds(1)
-            )
-            .unwrap()
-            .bookable
-        );
-        assert!(
-            !Schedule::from_rows(row("open", release), vec![segment(5, 0, 0)], visit_end)
-                .unwrap()
-                .bookable
-        );
+        assert!(!schedule("open", vec![segment(5, 2, 0)], before_release).bookable);
+        assert!(!schedule("suspended", vec![segment(5, 0, 0)], release).bookable);
+        let full = schedule("open", vec![segment(5, 4, 1)], release);
+        assert!(!full.bookable && !full.segments[0].bookable);
+        let second = next_day_stop - chrono::Duration::seconds(1);
+        assert!(schedule("open", vec![segment(5, 0, 0)], second).bookable);
+        let closed = schedule("open", vec![segment(5, 0, 0)], next_day_stop);
+        assert!(!closed.bookable && !closed.segments[0].bookable);
     }
 
     #[test]

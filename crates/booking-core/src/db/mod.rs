@@ -17,6 +17,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false)
+        // sqlx would otherwise ping the server on every checkout: a round trip before each
+        // statement or transaction. Only a connection idle long enough to have been dropped
+        // by the server or the network is checked; `/readyz` pings on its own.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

@@ -5,7 +5,8 @@ use super::entity::callback_log;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -40,30 +41,12 @@ impl CallbackLog {
     /// Writes the entry with outcome `rejected` if it failed verification, else `received`
     /// (to be completed by [`CallbackLog::complete`]).
     pub async fn record(&self, entry: CallbackEntry<'_>) -> Result<Uuid, DbErr> {
-        let id = Uuid::now_v7();
-        callback_log::ActiveModel {
-            id: Set(id),
-            provider: Set(entry.provider.to_owned()),
-            merchant: Set(entry.merchant.map(str::to_owned)),
-            received_at: Set(entry.received_at),
-            request_id: Set(entry.request_id.map(str::to_owned)),
-            headers: Set(entry.headers.to_string()),
-            raw_body: Set(entry.raw_body.to_vec()),
-            verified: Set(entry.verified),
-            outcome: Set(if entry.verified {
-                "received"
-            } else {
-                "rejected"
-            }
-            .to_owned()),
-            reason: Set(entry.reason.map(str::to_owned)),
-            booking_id: Set(None),
-            out_trade_no: Set(entry.out_trade_no.map(str::to_owned)),
-            provider_txn_id: Set(entry.provider_txn_id.map(str::to_owned)),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(id)
+        let outcome = if entry.verified {
+            "received"
+        } else {
+            "rejected"
+        };
+        record_in(&self.db, entry, outcome, None).await
     }
 
     /// What applying the notification did: `outcome` (e.g. `confirmed`, `duplicate`,
@@ -84,4 +67,32 @@ impl CallbackLog {
             .await?;
         Ok(())
     }
+}
+
+/// Writes the entry on `conn` (a transaction that applies it, say) with its final `outcome`.
+pub(crate) async fn record_in<C: ConnectionTrait>(
+    conn: &C,
+    entry: CallbackEntry<'_>,
+    outcome: &str,
+    booking_id: Option<Uuid>,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    callback_log::ActiveModel {
+        id: Set(id),
+        provider: Set(entry.provider.to_owned()),
+        merchant: Set(entry.merchant.map(str::to_owned)),
+        received_at: Set(entry.received_at),
+        request_id: Set(entry.request_id.map(str::to_owned)),
+        headers: Set(entry.headers.to_string()),
+        raw_body: Set(entry.raw_body.to_vec()),
+        verified: Set(entry.verified),
+        outcome: Set(outcome.to_owned()),
+        reason: Set(entry.reason.map(str::to_owned)),
+        booking_id: Set(booking_id),
+        out_trade_no: Set(entry.out_trade_no.map(str::to_owned)),
+        provider_txn_id: Set(entry.provider_txn_id.map(str::to_owned)),
+    }
+    .insert(conn)
+    .await?;
+    Ok(id)
 }

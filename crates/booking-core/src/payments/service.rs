@@ -1,5 +1,6 @@
 //! The payment service: the booking ↔ payment flow on top of [`BookingService`].
 
+use super::callback_log::{self, CallbackEntry};
 use super::entity::{payment, refund};
 use super::notice::{Applied, PaymentNotice};
 use super::provider::{
@@ -242,13 +243,7 @@ impl PaymentService {
             match status {
                 BookingStatus::PendingPayment => {
                     let txn = self.bookings.db.begin().await?;
-                    let confirmation = Confirmation {
-                        from: BookingStatus::PendingPayment,
-                        actor: &actor,
-                        reason: "payment confirmed",
-                        provider_txn_id: Some(&paid.provider_txn_id),
-                        details: Some(json!({"amount_fen": paid.amount_fen})),
-                    };
+                    let confirmation = paid_confirmation(&actor, paid);
                     if !self.bookings.confirm_in(&txn, &row, confirmation).await? {
                         continue;
                     }
@@ -265,6 +260,52 @@ impl PaymentService {
             }
         }
         Ok(Applied::Unchanged { booking_id })
+    }
+
+    /// The common case of a payment notification, in one transaction: the first copy of a
+    /// payment for a pending booking, of the amount and merchant of its order, confirms the
+    /// booking (with its visit number and event), settles the payment and writes the
+    /// notification's `callback_log` row, all committed together, so the row and the effect
+    /// can never be apart. `None` for anything else (a copy already applied, a late or
+    /// mismatched payment, an unknown order): nothing is written, and the caller logs the
+    /// notification on its own and hands it to [`PaymentService::apply`].
+    pub async fn confirm_logged(
+        &self,
+        provider: &'static str,
+        paid: &PaidOrder,
+        log: CallbackEntry<'_>,
+    ) -> Result<Option<Applied>, PaymentError> {
+        // Read before the transaction: a SQLite transaction that reads before it writes cannot
+        // wait for another writer, it would fail at once.
+        let found = payment::Entity::find()
+            .filter(payment::Column::Provider.eq(provider))
+            .filter(payment::Column::OutTradeNo.eq(&paid.out_trade_no))
+            .find_also_related(booking::Entity)
+            .one(&self.bookings.db)
+            .await?;
+        let Some((payment, Some(row))) = found else {
+            return Ok(None);
+        };
+        let first_copy = SETTLEABLE.contains(&payment.status.as_str())
+            && paid.amount_fen == payment.amount_fen
+            && paid.merchant_id == payment.merchant_id
+            && row.status == BookingStatus::PendingPayment.as_str();
+        if !first_copy {
+            return Ok(None);
+        }
+        let actor = Actor::Provider(provider);
+        let txn = self.bookings.db.begin().await?;
+        let confirmation = paid_confirmation(&actor, paid);
+        if !self.bookings.confirm_in(&txn, &row, confirmation).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        settle(&txn, &payment, paid, "paid", self.bookings.clock.now()).await?;
+        let applied = Applied::Confirmed { booking_id: row.id };
+        callback_log::record_in(&txn, log, applied.outcome(), Some(row.id)).await?;
+        txn.commit().await?;
+        self.own_in_inventory(&row).await;
+        Ok(Some(applied))
     }
 
     /// The inventory follows the database; if it cannot, reconcile repairs it.
@@ -709,6 +750,17 @@ impl PaymentService {
 
 /// Inside `txn`: the order is settled as `outcome` (`paid` or `mismatch`), only once: the row
 /// must still be settleable. Whether this call settled it.
+/// `pending_payment → confirmed` on a payment for the amount ordered.
+fn paid_confirmation<'a>(actor: &'a Actor, paid: &'a PaidOrder) -> Confirmation<'a> {
+    Confirmation {
+        from: BookingStatus::PendingPayment,
+        actor,
+        reason: "payment confirmed",
+        provider_txn_id: Some(&paid.provider_txn_id),
+        details: Some(json!({"amount_fen": paid.amount_fen})),
+    }
+}
+
 async fn settle(
     txn: &DatabaseTransaction,
     payment: &payment::Model,

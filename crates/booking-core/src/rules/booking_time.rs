@@ -403,6 +403,7 @@ mod tests {
             end_time: time(11, 0),
             capacity: 5,
             remaining: 5,
+            bookable: true,
         };
         let schedule = Schedule {
             id: Uuid::nil(),

@@ -203,7 +203,9 @@ impl From<CatalogError> for ApiError {
                 Self::invalid_parameter("cursor", "不属于此列表", "it does not belong to this list")
             }
             CatalogError::Database(e) => database_error(e),
-            e @ CatalogError::CorruptedRow(_) => Self::internal(e),
+            e @ (CatalogError::CorruptedRow(_) | CatalogError::CorruptedRules(_)) => {
+                Self::internal(e)
+            }
         }
     }
 }
@@ -274,11 +276,61 @@ impl From<kv_store::StoreError> for ApiError {
 
 /// A database that cannot be reached is 503 (retry later); anything else is a 500.
 pub fn database_error(error: sea_orm::DbErr) -> ApiError {
-    use sea_orm::DbErr;
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    // A pooled connection is not pinged before use, so a server that went away shows up as
+    // the first statement failing on its socket rather than as a failed checkout.
+    // (a socket error, or the server's own farewell: SQLSTATE class 08, connection exception,
+    // or 57P, the server shutting down).
+    let lost_connection = |e: &RuntimeErr| match e {
+        RuntimeErr::SqlxError(e) => match e.as_ref() {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        },
+        _ => false,
+    };
     match &error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
             ApiError::unavailable("DATABASE_UNAVAILABLE", error)
         }
+        DbErr::Exec(e) | DbErr::Query(e) if lost_connection(e) => {
+            ApiError::unavailable("DATABASE_UNAVAILABLE", error)
+        }
         _ => ApiError::internal(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    use std::sync::Arc;
+
+    fn query_error(error: sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_unavailable_not_an_internal_error() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for error in [
+            query_error(sqlx::Error::Io(reset)),
+            query_error(sqlx::Error::PoolTimedOut),
+            DbErr::Conn(RuntimeErr::Internal("refused".into())),
+        ] {
+            let api = database_error(error);
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(api.code, "DATABASE_UNAVAILABLE");
+        }
+        let bad_sql = query_error(sqlx::Error::RowNotFound);
+        assert_eq!(
+            database_error(bad_sql).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

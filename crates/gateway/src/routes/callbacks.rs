@@ -59,7 +59,9 @@ struct Received<'a> {
 
 /// Writes the notification to `callback_log` whatever the checks said, then applies its notice
 /// if it passed them. A notification that cannot be logged is not acted on: the provider is
-/// told to send it again.
+/// told to send it again. The usual notification (the first copy of a payment for a pending
+/// booking) is confirmed and logged in one transaction; every other one is logged first on its
+/// own, then applied, then its log row completed.
 async fn log_and_apply(
     state: &AppState,
     provider: &'static str,
@@ -79,6 +81,23 @@ async fn log_and_apply(
         provider_txn_id: notice.and_then(PaymentNotice::provider_txn_id),
         received_at: received.at,
     };
+    if let Ok(Some(PaymentNotice::Paid(paid))) = &checked {
+        match state
+            .payments
+            .confirm_logged(provider, paid, entry.clone())
+            .await
+        {
+            Ok(Some(applied)) => {
+                tracing::info!(provider, booking_id = %applied.booking_id(), outcome = applied.outcome(), "payment notification applied");
+                return Verdict::Applied;
+            }
+            // Not the first copy for a pending booking: logged and applied step by step below.
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(provider, %error, "one-transaction confirmation failed; logging and applying step by step");
+            }
+        }
+    }
     let log_id = match state.callbacks.record(entry).await {
         Ok(id) => id,
         Err(error) => {

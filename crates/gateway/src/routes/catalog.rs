@@ -155,6 +155,10 @@ pub struct SegmentDto {
     pub capacity: u32,
     /// Places the public can still book.
     pub remaining: u32,
+    /// Whether a booking attempt for this segment could succeed now: places left, and the
+    /// booking rules allow it (released, inside the window, before the next-day stop, not
+    /// started).
+    pub bookable: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -170,7 +174,7 @@ pub struct ScheduleDto {
     #[schema(value_type = String)]
     pub period: booking_core::catalog::Period,
     pub fee_fen: i64,
-    /// Whether a booking attempt could succeed now: released, open, not over, places left.
+    /// Whether one of the segments is `bookable`.
     pub bookable: bool,
     /// `open`, or `suspended` (停诊).
     #[schema(value_type = String)]
@@ -202,6 +206,7 @@ impl From<Schedule> for ScheduleDto {
                     end_time: seg.end_time.format("%H:%M").to_string(),
                     capacity: seg.capacity,
                     remaining: seg.remaining,
+                    bookable: seg.bookable,
                 })
                 .collect(),
         }

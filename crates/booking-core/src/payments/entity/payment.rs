@@ -22,6 +22,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "crate::bookings::entity::booking::Entity",
+        from = "Column::BookingId",
+        to = "crate::bookings::entity::booking::Column::Id"
+    )]
+    Booking,
+}
+
+impl Related<crate::bookings::entity::booking::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Booking.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
