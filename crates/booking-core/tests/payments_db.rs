@@ -7,10 +7,11 @@ mod common;
 use async_trait::async_trait;
 use booking_core::bookings::entity::{booking, booking_event};
 use booking_core::bookings::{BookingError, BookingStatus};
-use booking_core::payments::entity::{payment, refund};
+use booking_core::payments::entity::{callback_log, payment, refund};
 use booking_core::payments::{
-    Applied, OpenedOrder, OrderRequest, OrderState, PaidOrder, PaymentError, PaymentNotice,
-    PaymentProvider, PaymentService, ProviderError, Providers, RefundRequest, RefundState,
+    Applied, CallbackEntry, OpenedOrder, OrderRequest, OrderState, PaidOrder, PaymentError,
+    PaymentNotice, PaymentProvider, PaymentService, ProviderError, Providers, RefundRequest,
+    RefundState,
 };
 use chrono::{Duration, TimeZone, Utc};
 use common::{Session, World};
@@ -290,6 +291,87 @@ async fn a_paid_notice_confirms_once_however_many_copies_race() {
         );
         let confirmed = w.world.service.get(who.0, booking.id).await.unwrap();
         assert_eq!(confirmed.visit_number, Some(1), "{}", w.world.label);
+    }
+}
+
+/// A verified notification as the gateway logs it.
+fn logged<'a>(paid: &'a PaidOrder, body: &'a [u8]) -> CallbackEntry<'a> {
+    CallbackEntry {
+        provider: "wechatpay",
+        merchant: None,
+        request_id: Some("req-1"),
+        headers: json!({"Wechatpay-Nonce": "n"}),
+        raw_body: body,
+        verified: true,
+        reason: None,
+        out_trade_no: Some(&paid.out_trade_no),
+        provider_txn_id: Some(&paid.provider_txn_id),
+        received_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn the_first_copy_is_confirmed_and_logged_in_one_transaction_and_only_once() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 10).await[0];
+        let who = w.world.patient(1).await;
+        let (booking, _) = w.book(who, session).await.unwrap();
+        let log_rows = || async {
+            callback_log::Entity::find()
+                .filter(callback_log::Column::OutTradeNo.eq(booking.out_trade_no.as_str()))
+                .all(&w.world.db)
+                .await
+                .unwrap()
+        };
+
+        // Another amount is not the usual case: nothing is written, the step-by-step path
+        // (log, apply, complete) takes it.
+        let short = w
+            .provider
+            .pay(&booking.out_trade_no, Some(booking.amount.0 - 1));
+        let body = b"short".to_vec();
+        let answer = w
+            .payments
+            .confirm_logged("wechatpay", &short, logged(&short, &body));
+        assert_eq!(answer.await.unwrap(), None, "{}", w.world.label);
+        assert!(log_rows().await.is_empty(), "{}", w.world.label);
+        assert_eq!(w.status(booking.id).await, BookingStatus::PendingPayment);
+
+        let paid = w.provider.pay(&booking.out_trade_no, None);
+        let tasks: Vec<_> = (0..20)
+            .map(|n| {
+                let payments = w.payments.clone();
+                let paid = paid.clone();
+                tokio::spawn(async move {
+                    let body = format!("copy {n}").into_bytes();
+                    payments
+                        .confirm_logged("wechatpay", &paid, logged(&paid, &body))
+                        .await
+                })
+            })
+            .collect();
+        let mut confirmed = 0;
+        for task in tasks {
+            match task.await.unwrap().unwrap() {
+                Some(Applied::Confirmed { booking_id }) if booking_id == booking.id => {
+                    confirmed += 1
+                }
+                None => {}
+                other => panic!("{}: {other:?}", w.world.label),
+            }
+        }
+        assert_eq!(confirmed, 1, "{}", w.world.label);
+        let rows = log_rows().await;
+        assert_eq!(rows.len(), 1, "{}: one row, the winner's", w.world.label);
+        assert_eq!(rows[0].outcome, "confirmed");
+        assert_eq!(rows[0].booking_id, Some(booking.id));
+        assert!(rows[0].verified && rows[0].raw_body.starts_with(b"copy "));
+        assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
+        assert_eq!(w.events_to(booking.id, BookingStatus::Confirmed).await, 1);
+        assert_eq!(w.payment_row(booking.id).await.status, "paid");
+        let visit = w.world.service.get(who.0, booking.id).await.unwrap();
+        assert_eq!(visit.visit_number, Some(1), "{}", w.world.label);
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! Decisions never rest on it alone: capacity is decided by the conditional update, and the
 //! patient is checked again inside the booking transaction. A hospital's 停诊 or a new rule set
-//! reaches new attempts within `SCHEDULE_TTL`.
+//! reaches new attempts within `SCHEDULE_TTL`. A segment Redis reported sold out is answered
+//! "sold out" without asking Redis again for `SOLD_OUT_TTL`; a place this process gives back
+//! forgets that at once, one given back by another replica shows within `SOLD_OUT_TTL`.
 
 use crate::catalog::entity::{schedule, schedule_segment};
 use crate::rules::VersionedRuleSet;
@@ -15,6 +17,8 @@ use uuid::Uuid;
 
 pub(super) const SCHEDULE_TTL: Duration = Duration::from_secs(5);
 const IDENTITY_TTL: Duration = Duration::from_secs(60);
+/// Short enough that nobody can tell a place came back this much later.
+const SOLD_OUT_TTL: Duration = Duration::from_millis(100);
 /// Beyond this many entries expired ones are swept, so the maps stay bounded.
 const SWEEP_ABOVE: usize = 50_000;
 
@@ -29,6 +33,8 @@ pub(super) struct CachedSchedule {
 pub(super) struct ReadCache {
     schedules: Mutex<HashMap<Uuid, (Instant, Arc<CachedSchedule>)>>,
     identities: Mutex<HashMap<(Uuid, Uuid), (Instant, String)>>,
+    /// `(schedule, segment)` seen sold out.
+    sold_out: Mutex<HashMap<(Uuid, Uuid), (Instant, ())>>,
 }
 
 fn fresh<K: std::hash::Hash + Eq + Clone, V: Clone>(
@@ -76,5 +82,45 @@ impl ReadCache {
             identity,
             IDENTITY_TTL,
         );
+    }
+
+    pub fn sold_out(&self, schedule_id: Uuid, segment_id: Uuid) -> bool {
+        fresh(&self.sold_out, &(schedule_id, segment_id), SOLD_OUT_TTL).is_some()
+    }
+
+    pub fn remember_sold_out(&self, schedule_id: Uuid, segment_id: Uuid) {
+        store(&self.sold_out, (schedule_id, segment_id), (), SOLD_OUT_TTL);
+    }
+
+    pub fn forget_sold_out(&self, schedule_id: Uuid, segment_id: Uuid) {
+        let mut map = self.sold_out.lock().expect("cache lock");
+        map.remove(&(schedule_id, segment_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sold_out_segment_is_remembered_briefly_and_forgotten_on_demand() {
+        let cache = ReadCache::default();
+        let (schedule, segment, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert!(!cache.sold_out(schedule, segment));
+        cache.remember_sold_out(schedule, segment);
+        assert!(cache.sold_out(schedule, segment));
+        assert!(!cache.sold_out(schedule, other));
+        cache.forget_sold_out(schedule, segment);
+        assert!(!cache.sold_out(schedule, segment));
+
+        cache.remember_sold_out(schedule, segment);
+        cache
+            .sold_out
+            .lock()
+            .unwrap()
+            .get_mut(&(schedule, segment))
+            .unwrap()
+            .0 -= SOLD_OUT_TTL;
+        assert!(!cache.sold_out(schedule, segment), "expired");
     }
 }

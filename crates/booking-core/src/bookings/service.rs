@@ -226,7 +226,20 @@ impl BookingService {
         schedule_id: Uuid,
         segment_id: Uuid,
     ) -> Result<bool, BookingError> {
-        Ok(self.inventory.remaining(schedule_id, segment_id).await? == Some(0))
+        if self.cache.sold_out(schedule_id, segment_id) {
+            return Ok(true);
+        }
+        let sold_out = self.inventory.remaining(schedule_id, segment_id).await? == Some(0);
+        if sold_out {
+            self.cache.remember_sold_out(schedule_id, segment_id);
+        }
+        Ok(sold_out)
+    }
+
+    /// A place of the segment went back to the inventory: this process stops answering
+    /// "sold out" from memory.
+    pub(crate) fn place_returned(&self, schedule_id: Uuid, segment_id: Uuid) {
+        self.cache.forget_sold_out(schedule_id, segment_id);
     }
 
     async fn hold_in_inventory(
@@ -440,6 +453,7 @@ impl BookingService {
         self.inventory
             .release(booking.schedule_id, &identity, booking.id)
             .await?;
+        self.place_returned(booking.schedule_id, booking.segment_id);
         Ok(true)
     }
 
@@ -500,6 +514,7 @@ impl BookingService {
             self.inventory
                 .release(row.schedule_id, &row.identity_hash, row.id)
                 .await?;
+            self.place_returned(row.schedule_id, row.segment_id);
         }
         expired.into_iter().map(Booking::try_from).collect()
     }

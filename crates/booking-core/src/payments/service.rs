@@ -666,14 +666,20 @@ impl PaymentService {
             give_back_place(&txn, row.segment_id).await?;
         }
         txn.commit().await?;
-        if refund.returns_place
-            && let Err(error) = self
+        if refund.returns_place {
+            let released = self
                 .bookings
                 .inventory
                 .release(row.schedule_id, &row.identity_hash, row.id)
-                .await
-        {
-            tracing::warn!(%booking_id, %error, "place not returned to the inventory; reconcile will repair it");
+                .await;
+            match released {
+                Ok(_) => self
+                    .bookings
+                    .place_returned(row.schedule_id, row.segment_id),
+                Err(error) => {
+                    tracing::warn!(%booking_id, %error, "place not returned to the inventory; reconcile will repair it")
+                }
+            }
         }
         Ok(Applied::Refunded { booking_id })
     }
