@@ -28,7 +28,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     if url.starts_with("sqlite:") {
-        options.max_connections(32);
+        options.max_connections(8);
     } else {
         options.max_connections(32);
     }
