@@ -376,6 +376,76 @@ async fn the_first_copy_is_confirmed_and_logged_in_one_transaction_and_only_once
 }
 
 #[tokio::test]
+async fn many_bookings_paid_at_once_are_each_confirmed_and_logged_with_distinct_numbers() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 40).await[0];
+        let mut paid_orders = Vec::new();
+        for n in 0..30 {
+            let (booking, _) = w
+                .book(w.world.patient(100 + n).await, session)
+                .await
+                .unwrap();
+            paid_orders.push((booking.id, w.provider.pay(&booking.out_trade_no, None)));
+        }
+        let tasks: Vec<_> = paid_orders
+            .iter()
+            .cloned()
+            .map(|(booking_id, paid)| {
+                let payments = w.payments.clone();
+                tokio::spawn(async move {
+                    let body = paid.out_trade_no.clone().into_bytes();
+                    let applied = payments
+                        .confirm_logged("wechatpay", &paid, logged(&paid, &body))
+                        .await;
+                    (booking_id, applied)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (booking_id, applied) = task.await.unwrap();
+            assert_eq!(
+                applied.unwrap(),
+                Some(Applied::Confirmed { booking_id }),
+                "{}",
+                w.world.label
+            );
+        }
+        let mut numbers = Vec::new();
+        for (booking_id, paid) in &paid_orders {
+            let row = booking::Entity::find_by_id(*booking_id)
+                .one(&w.world.db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.status, "confirmed", "{}", w.world.label);
+            numbers.push(row.visit_number.unwrap());
+            assert_eq!(w.events_to(*booking_id, BookingStatus::Confirmed).await, 1);
+            let payment = w.payment_row(*booking_id).await;
+            assert_eq!(
+                (payment.status.as_str(), payment.provider_txn_id.as_deref()),
+                ("paid", Some(paid.provider_txn_id.as_str()))
+            );
+            let logs = callback_log::Entity::find()
+                .filter(callback_log::Column::BookingId.eq(*booking_id))
+                .all(&w.world.db)
+                .await
+                .unwrap();
+            assert_eq!(logs.len(), 1, "{}", w.world.label);
+            assert_eq!(logs[0].outcome, "confirmed");
+            assert_eq!(logs[0].raw_body, paid.out_trade_no.as_bytes());
+        }
+        numbers.sort_unstable();
+        assert_eq!(
+            numbers,
+            (1..=30).collect::<Vec<i32>>(),
+            "{}: 1…30, no gap, no repeat",
+            w.world.label
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_amount_or_merchant_is_a_mismatch_not_a_confirmation() {
     for w in pay_worlds().await {
         w.morning();

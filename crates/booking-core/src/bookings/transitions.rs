@@ -112,6 +112,33 @@ pub async fn record<C: ConnectionTrait>(
     details: Option<serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    event_row(
+        booking_id,
+        from,
+        to,
+        actor,
+        reason,
+        provider_txn_id,
+        details,
+        at,
+    )
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The event row [`record`] writes, for callers that write many at once.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event_row(
+    booking_id: Uuid,
+    from: Option<BookingStatus>,
+    to: BookingStatus,
+    actor: &Actor,
+    reason: Option<&str>,
+    provider_txn_id: Option<&str>,
+    details: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> booking_event::ActiveModel {
     let (actor_type, actor_id) = actor.parts();
     let provider = match actor {
         Actor::Provider(name) => Some((*name).to_owned()),
@@ -130,7 +157,4 @@ pub async fn record<C: ConnectionTrait>(
         details: Set(details.map(|d| d.to_string())),
         created_at: Set(at),
     }
-    .insert(conn)
-    .await?;
-    Ok(())
 }

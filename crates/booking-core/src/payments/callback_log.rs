@@ -76,9 +76,15 @@ pub(crate) async fn record_in<C: ConnectionTrait>(
     outcome: &str,
     booking_id: Option<Uuid>,
 ) -> Result<Uuid, DbErr> {
-    let id = Uuid::now_v7();
+    let mut row = new_row(entry, outcome);
+    row.booking_id = Set(booking_id);
+    Ok(row.insert(conn).await?.id)
+}
+
+/// The row of `entry` with `outcome`, a fresh id and no booking yet.
+pub(crate) fn new_row(entry: CallbackEntry<'_>, outcome: &str) -> callback_log::ActiveModel {
     callback_log::ActiveModel {
-        id: Set(id),
+        id: Set(Uuid::now_v7()),
         provider: Set(entry.provider.to_owned()),
         merchant: Set(entry.merchant.map(str::to_owned)),
         received_at: Set(entry.received_at),
@@ -88,11 +94,8 @@ pub(crate) async fn record_in<C: ConnectionTrait>(
         verified: Set(entry.verified),
         outcome: Set(outcome.to_owned()),
         reason: Set(entry.reason.map(str::to_owned)),
-        booking_id: Set(booking_id),
+        booking_id: Set(None),
         out_trade_no: Set(entry.out_trade_no.map(str::to_owned)),
         provider_txn_id: Set(entry.provider_txn_id.map(str::to_owned)),
     }
-    .insert(conn)
-    .await?;
-    Ok(id)
 }

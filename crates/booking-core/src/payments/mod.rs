@@ -8,9 +8,11 @@
 //!
 //! Exactly once: every effect of a notice is a conditional update plus an event row in one
 //! transaction, so copies of one notification racing each other apply once and the others
-//! learn that it already happened (and are answered with success all the same).
+//! learn that it already happened (and are answered with success all the same). On PostgreSQL
+//! concurrent first copies share a transaction (`confirm_batch`), each still conditional.
 
 pub mod callback_log;
+mod confirm_batch;
 pub mod entity;
 mod notice;
 mod poller;

@@ -1,6 +1,7 @@
 //! The payment service: the booking ↔ payment flow on top of [`BookingService`].
 
 use super::callback_log::{self, CallbackEntry};
+use super::confirm_batch::{ConfirmQueue, Job};
 use super::entity::{payment, refund};
 use super::notice::{Applied, PaymentNotice};
 use super::provider::{
@@ -20,11 +21,12 @@ use chrono::{DateTime, Utc};
 use kv_store::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, Set, TransactionTrait,
 };
 use serde_json::json;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// What the registration fee is called on the payer's receipt.
@@ -82,6 +84,7 @@ impl From<rules::RuleRefusal> for PaymentError {
 pub struct PaymentService {
     pub(super) bookings: BookingService,
     pub(super) providers: Arc<Providers>,
+    confirmations: Arc<ConfirmQueue>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -98,6 +101,7 @@ impl PaymentService {
         Self {
             bookings,
             providers: Arc::new(providers),
+            confirmations: Arc::default(),
         }
     }
 
@@ -268,13 +272,27 @@ impl PaymentService {
     /// notification's `callback_log` row, all committed together, so the row and the effect
     /// can never be apart. `None` for anything else (a copy already applied, a late or
     /// mismatched payment, an unknown order): nothing is written, and the caller logs the
-    /// notification on its own and hands it to [`PaymentService::apply`].
+    /// notification on its own and hands it to [`PaymentService::apply`]. On PostgreSQL
+    /// notifications arriving together are confirmed in one transaction (`confirm_batch`).
     pub async fn confirm_logged(
         &self,
         provider: &'static str,
         paid: &PaidOrder,
         log: CallbackEntry<'_>,
     ) -> Result<Option<Applied>, PaymentError> {
+        if self.bookings.db.get_database_backend() == DbBackend::Postgres {
+            // Concurrent notifications share one transaction there (see `confirm_batch`).
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                provider,
+                paid: paid.clone(),
+                log_bytes: log.raw_body.len() + log.headers.to_string().len(),
+                log: callback_log::new_row(log, "confirmed"),
+                reply,
+            };
+            self.confirmations.submit(self, job);
+            return Ok(answer.await.unwrap_or(None));
+        }
         // Read before the transaction: a SQLite transaction that reads before it writes cannot
         // wait for another writer, it would fail at once.
         let found = payment::Entity::find()
@@ -286,11 +304,7 @@ impl PaymentService {
         let Some((payment, Some(row))) = found else {
             return Ok(None);
         };
-        let first_copy = SETTLEABLE.contains(&payment.status.as_str())
-            && paid.amount_fen == payment.amount_fen
-            && paid.merchant_id == payment.merchant_id
-            && row.status == BookingStatus::PendingPayment.as_str();
-        if !first_copy {
+        if !first_copy(&payment, &row, paid) {
             return Ok(None);
         }
         let actor = Actor::Provider(provider);
@@ -309,7 +323,7 @@ impl PaymentService {
     }
 
     /// The inventory follows the database; if it cannot, reconcile repairs it.
-    async fn own_in_inventory(&self, row: &booking::Model) {
+    pub(super) async fn own_in_inventory(&self, row: &booking::Model) {
         if let Err(error) = self
             .bookings
             .inventory
@@ -756,8 +770,17 @@ impl PaymentService {
 
 /// Inside `txn`: the order is settled as `outcome` (`paid` or `mismatch`), only once: the row
 /// must still be settleable. Whether this call settled it.
+/// Whether `paid` is the first news of payment for a pending booking, of the amount and
+/// merchant of its order: the case confirmed in one transaction with its log row.
+pub(super) fn first_copy(payment: &payment::Model, row: &booking::Model, paid: &PaidOrder) -> bool {
+    SETTLEABLE.contains(&payment.status.as_str())
+        && paid.amount_fen == payment.amount_fen
+        && paid.merchant_id == payment.merchant_id
+        && row.status == BookingStatus::PendingPayment.as_str()
+}
+
 /// `pending_payment → confirmed` on a payment for the amount ordered.
-fn paid_confirmation<'a>(actor: &'a Actor, paid: &'a PaidOrder) -> Confirmation<'a> {
+pub(super) fn paid_confirmation<'a>(actor: &'a Actor, paid: &'a PaidOrder) -> Confirmation<'a> {
     Confirmation {
         from: BookingStatus::PendingPayment,
         actor,

@@ -1,0 +1,299 @@
+//! Group commit for payment confirmations on PostgreSQL. When notifications arrive faster than
+//! one transaction each can commit, those waiting are confirmed together: one read, one lock
+//! statement, and one statement per table for the whole batch, in one transaction. What is
+//! written does not change: each booking moves `pending_payment → confirmed` by a conditional
+//! update with its visit number and event, its payment is settled by a conditional update, and
+//! its `callback_log` row commits with it. If any conditional update of a batch finds a row
+//! that someone else moved, the batch is rolled back whole and each of its notifications takes
+//! the one-at-a-time path, which sorts the race out as it always does.
+
+use super::entity::{callback_log, payment};
+use super::notice::Applied;
+use super::provider::PaidOrder;
+use super::service::{PaymentError, PaymentService, first_copy, paid_confirmation};
+use crate::bookings::BookingStatus;
+use crate::bookings::entity::{booking, booking_event};
+use crate::bookings::transitions::{self, Actor};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    Value,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// At most this many notifications per transaction.
+const MAX_BATCH: usize = 64;
+/// Rows go to the database in statements of modest size: sqlx leaves Nagle's algorithm on, and
+/// one insert of a whole batch of log rows (tens of KiB) was seen to wait some 40 ms on the
+/// socket, as long as the rest of the batch took.
+const MAX_INSERT_BYTES: usize = 8 * 1024;
+const EVENT_ROWS_PER_INSERT: usize = 24;
+
+/// One notification waiting to be confirmed.
+pub(super) struct Job {
+    pub provider: &'static str,
+    pub paid: PaidOrder,
+    /// Its `callback_log` row, written with outcome `confirmed` if the batch confirms it.
+    pub log: callback_log::ActiveModel,
+    /// The size of the notification (body and headers) its log row carries.
+    pub log_bytes: usize,
+    /// `Some` when confirmed here; `None` sends the notification down the one-at-a-time path.
+    pub reply: oneshot::Sender<Option<Applied>>,
+}
+
+#[derive(Default)]
+pub(super) struct ConfirmQueue {
+    pending: Mutex<Vec<Job>>,
+    /// One drain at a time: a second one, tried, halved the batches and cost more CPU than it
+    /// saved in waiting.
+    draining: AtomicBool,
+}
+
+impl ConfirmQueue {
+    /// Queues `job`. If no batch is being drained, draining starts on a task of its own, so a
+    /// caller that goes away cannot stop a batch that others wait for.
+    pub fn submit(self: &Arc<Self>, service: &PaymentService, job: Job) {
+        self.pending.lock().expect("queue lock").push(job);
+        if !self.draining.swap(true, Ordering::AcqRel) {
+            let queue = Arc::clone(self);
+            let service = service.clone();
+            tokio::spawn(async move { queue.drain(service).await });
+        }
+    }
+
+    async fn drain(self: Arc<Self>, service: PaymentService) {
+        loop {
+            let batch: Vec<Job> = {
+                let mut pending = self.pending.lock().expect("queue lock");
+                let take = pending.len().min(MAX_BATCH);
+                pending.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                self.draining.store(false, Ordering::Release);
+                // A job queued after the empty take saw `draining` still set and started no
+                // drain of its own: take it up, unless a newer drain already has.
+                let left = !self.pending.lock().expect("queue lock").is_empty();
+                if left && !self.draining.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            service.confirm_batch(batch).await;
+        }
+    }
+}
+
+impl PaymentService {
+    async fn confirm_batch(&self, jobs: Vec<Job>) {
+        let results = match self.try_confirm_batch(&jobs).await {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::warn!(%error, notifications = jobs.len(), "batch confirmation failed; its notifications go one at a time");
+                vec![None; jobs.len()]
+            }
+        };
+        for (job, result) in jobs.into_iter().zip(results) {
+            // A caller that went away gets its answer from the provider's next retry.
+            let _ = job.reply.send(result);
+        }
+    }
+
+    /// The answer for each job. Redis follows the database before anyone is answered.
+    async fn try_confirm_batch(&self, jobs: &[Job]) -> Result<Vec<Option<Applied>>, PaymentError> {
+        let db = &self.bookings.db;
+        let mut results = vec![None; jobs.len()];
+        let found: HashMap<(String, String), (payment::Model, booking::Model)> =
+            payment::Entity::find()
+                .filter(
+                    payment::Column::OutTradeNo
+                        .is_in(jobs.iter().map(|j| j.paid.out_trade_no.as_str())),
+                )
+                .find_also_related(booking::Entity)
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|(p, b)| Some(((p.provider.clone(), p.out_trade_no.clone()), (p, b?))))
+                .collect();
+        // Each booking at most once per batch: a second copy waits for the one-at-a-time path.
+        let mut taken = HashSet::new();
+        let chosen: Vec<(usize, &payment::Model, &booking::Model)> = jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, job)| {
+                let key = (job.provider.to_owned(), job.paid.out_trade_no.clone());
+                let (payment, row) = found.get(&key)?;
+                (first_copy(payment, row, &job.paid) && taken.insert(row.id))
+                    .then_some((i, payment, row))
+            })
+            .collect();
+        if chosen.is_empty() {
+            return Ok(results);
+        }
+
+        let now = self.bookings.clock.now();
+        let txn = db.begin().await?;
+        let mut schedules: Vec<Uuid> = chosen.iter().map(|(_, _, row)| row.schedule_id).collect();
+        schedules.sort_unstable();
+        schedules.dedup();
+        // The per-schedule locks of `BookingService::confirm_in`, taken in one order everywhere.
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT pg_advisory_xact_lock(hashtextextended(s, 1)) FROM (VALUES {}) AS v(s)",
+                placeholders(schedules.len(), 1, &["text"])
+            ),
+            schedules.iter().map(|s| Value::from(s.to_string())),
+        ))
+        .await?;
+        // One index probe per schedule (`ux_bookings_schedule_visit_number`); a GROUP BY over
+        // the schedules would read every booking they have.
+        let mut highest = HashMap::new();
+        for row in txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT v.s AS schedule_id, (SELECT MAX(b.visit_number) FROM bookings b \
+                     WHERE b.schedule_id = v.s) AS highest FROM (VALUES {}) AS v(s)",
+                    placeholders(schedules.len(), 1, &["uuid"])
+                ),
+                schedules.iter().map(|s| Value::from(*s)),
+            ))
+            .await?
+        {
+            let schedule: Uuid = row.try_get("", "schedule_id")?;
+            let number: Option<i32> = row.try_get("", "highest")?;
+            highest.insert(schedule, number.unwrap_or(0));
+        }
+        let mut values = vec![
+            Value::from(now),
+            Value::from(BookingStatus::Confirmed.as_str()),
+            Value::from(BookingStatus::PendingPayment.as_str()),
+        ];
+        for (_, _, row) in &chosen {
+            let number = highest.entry(row.schedule_id).or_insert(0);
+            *number += 1;
+            values.extend([Value::from(row.id), Value::from(*number)]);
+        }
+        let confirmed = txn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
+                     visit_number = v.n FROM (VALUES {}) AS v(id, n) \
+                     WHERE b.id = v.id AND b.status = $3",
+                    placeholders(chosen.len(), 4, &["uuid", "int4"])
+                ),
+                values,
+            ))
+            .await?;
+        if confirmed.rows_affected() != chosen.len() as u64 {
+            txn.rollback().await?;
+            return Ok(results);
+        }
+
+        let mut values = vec![Value::from(now), Value::from("paid")];
+        for (i, payment, _) in &chosen {
+            values.extend([
+                Value::from(payment.id),
+                Value::from(jobs[*i].paid.provider_txn_id.as_str()),
+            ]);
+        }
+        let settled = txn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "UPDATE payments AS p SET status = $2, provider_txn_id = v.txn, paid_at = $1, \
+                     updated_at = $1 FROM (VALUES {}) AS v(id, txn) \
+                     WHERE p.id = v.id AND p.status IN ('created', 'closed')",
+                    placeholders(chosen.len(), 3, &["uuid", "text"])
+                ),
+                values,
+            ))
+            .await?;
+        if settled.rows_affected() != chosen.len() as u64 {
+            txn.rollback().await?;
+            return Ok(results);
+        }
+
+        let events: Vec<booking_event::ActiveModel> = chosen
+            .iter()
+            .map(|(i, _, row)| {
+                let paid = &jobs[*i].paid;
+                let actor = Actor::Provider(jobs[*i].provider);
+                let confirmation = paid_confirmation(&actor, paid);
+                transitions::event_row(
+                    row.id,
+                    Some(confirmation.from),
+                    BookingStatus::Confirmed,
+                    &actor,
+                    Some(confirmation.reason),
+                    confirmation.provider_txn_id,
+                    confirmation.details,
+                    now,
+                )
+            })
+            .collect();
+        for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+            booking_event::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await?;
+        }
+        let mut logs = Vec::new();
+        let mut log_bytes = 0;
+        for (i, _, row) in &chosen {
+            let job = &jobs[*i];
+            if log_bytes + job.log_bytes > MAX_INSERT_BYTES && !logs.is_empty() {
+                callback_log::Entity::insert_many(std::mem::take(&mut logs))
+                    .exec(&txn)
+                    .await?;
+                log_bytes = 0;
+            }
+            let mut log = job.log.clone();
+            let outcome = Applied::Confirmed { booking_id: row.id }.outcome();
+            log.outcome = sea_orm::Set(outcome.to_owned());
+            log.booking_id = sea_orm::Set(Some(row.id));
+            logs.push(log);
+            log_bytes += job.log_bytes;
+        }
+        callback_log::Entity::insert_many(logs).exec(&txn).await?;
+        txn.commit().await?;
+
+        for (i, _, row) in chosen {
+            self.own_in_inventory(row).await;
+            results[i] = Some(Applied::Confirmed { booking_id: row.id });
+        }
+        Ok(results)
+    }
+}
+
+/// `($first::t1, $(first+1)::t2), (…), …` for `rows` rows of the column types `types`.
+fn placeholders(rows: usize, first: usize, types: &[&str]) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(col, ty)| format!("${}::{ty}", first + row * types.len() + col))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_after_the_fixed_parameters() {
+        assert_eq!(placeholders(1, 1, &["text"]), "($1::text)");
+        assert_eq!(
+            placeholders(2, 4, &["uuid", "int4"]),
+            "($4::uuid, $5::int4), ($6::uuid, $7::int4)"
+        );
+    }
+}
