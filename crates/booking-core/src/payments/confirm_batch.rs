@@ -14,9 +14,10 @@ use super::service::{PaymentError, PaymentService, first_copy, paid_confirmation
 use crate::bookings::BookingStatus;
 use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
-    Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, Value,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,12 +106,23 @@ impl PaymentService {
     async fn try_confirm_batch(&self, jobs: &[Job]) -> Result<Vec<Option<Applied>>, PaymentError> {
         let db = &self.bookings.db;
         let mut results = vec![None; jobs.len()];
+        // By provider and order number, the columns of `ux_payments_provider_out_trade_no`.
+        let mut by_provider = Condition::any();
+        let providers: HashSet<&str> = jobs.iter().map(|job| job.provider).collect();
+        for provider in providers {
+            let orders = jobs
+                .iter()
+                .filter(|job| job.provider == provider)
+                .map(|job| job.paid.out_trade_no.as_str());
+            by_provider = by_provider.add(
+                payment::Column::Provider
+                    .eq(provider)
+                    .and(payment::Column::OutTradeNo.is_in(orders)),
+            );
+        }
         let found: HashMap<(String, String), (payment::Model, booking::Model)> =
             payment::Entity::find()
-                .filter(
-                    payment::Column::OutTradeNo
-                        .is_in(jobs.iter().map(|j| j.paid.out_trade_no.as_str())),
-                )
+                .filter(by_provider)
                 .find_also_related(booking::Entity)
                 .all(db)
                 .await?
