@@ -1,6 +1,7 @@
 //! Group commit for payment confirmations on PostgreSQL. When notifications arrive faster than
-//! one transaction each can commit, those waiting are confirmed together: one read, one lock
-//! statement, and one statement per table for the whole batch, in one transaction. What is
+//! one transaction each can commit, those waiting are confirmed together in one transaction: one
+//! read, one lock statement, one probe for visit numbers, one statement updating bookings and
+//! payments, and a few inserts for the events and log rows. What is
 //! written does not change: each booking moves `pending_payment → confirmed` by a conditional
 //! update with its visit number and event, its payment is settled by a conditional update, and
 //! its `callback_log` row commits with it. If any conditional update of a batch finds a row
@@ -16,7 +17,7 @@ use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
     TransactionTrait, Value,
 };
 use std::collections::{HashMap, HashSet};
@@ -179,53 +180,49 @@ impl PaymentService {
             let number: Option<i32> = row.try_get("", "highest")?;
             highest.insert(schedule, number.unwrap_or(0));
         }
+        // Both conditional updates in one statement: a payment is settled only with its
+        // booking confirmed, and the counts tell whether every row was still as read.
         let mut values = vec![
             Value::from(now),
             Value::from(BookingStatus::Confirmed.as_str()),
             Value::from(BookingStatus::PendingPayment.as_str()),
+            Value::from("paid"),
         ];
-        for (_, _, row) in &chosen {
+        for (i, payment, row) in &chosen {
             let number = highest.entry(row.schedule_id).or_insert(0);
             *number += 1;
-            values.extend([Value::from(row.id), Value::from(*number)]);
-        }
-        let confirmed = txn
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!(
-                    "UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
-                     visit_number = v.n FROM (VALUES {}) AS v(id, n) \
-                     WHERE b.id = v.id AND b.status = $3",
-                    placeholders(chosen.len(), 4, &["uuid", "int4"])
-                ),
-                values,
-            ))
-            .await?;
-        if confirmed.rows_affected() != chosen.len() as u64 {
-            txn.rollback().await?;
-            return Ok(results);
-        }
-
-        let mut values = vec![Value::from(now), Value::from("paid")];
-        for (i, payment, _) in &chosen {
             values.extend([
+                Value::from(row.id),
+                Value::from(*number),
                 Value::from(payment.id),
                 Value::from(jobs[*i].paid.provider_txn_id.as_str()),
             ]);
         }
-        let settled = txn
-            .execute_raw(Statement::from_sql_and_values(
+        let counts = txn
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 format!(
-                    "UPDATE payments AS p SET status = $2, provider_txn_id = v.txn, paid_at = $1, \
-                     updated_at = $1 FROM (VALUES {}) AS v(id, txn) \
-                     WHERE p.id = v.id AND p.status IN ('created', 'closed')",
-                    placeholders(chosen.len(), 3, &["uuid", "text"])
+                    "WITH confirmed AS (\
+                       UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
+                       visit_number = v.n FROM (VALUES {}) AS v(id, n, payment_id, txn) \
+                       WHERE b.id = v.id AND b.status = $3 RETURNING v.payment_id, v.txn), \
+                     settled AS (\
+                       UPDATE payments AS p SET status = $4, provider_txn_id = c.txn, \
+                       paid_at = $1, updated_at = $1 FROM confirmed AS c \
+                       WHERE p.id = c.payment_id AND p.status IN ('created', 'closed') \
+                       RETURNING p.id) \
+                     SELECT (SELECT COUNT(*) FROM confirmed) AS confirmed, \
+                     (SELECT COUNT(*) FROM settled) AS settled",
+                    placeholders(chosen.len(), 5, &["uuid", "int4", "uuid", "text"])
                 ),
                 values,
             ))
-            .await?;
-        if settled.rows_affected() != chosen.len() as u64 {
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the batch update's counts".into()))?;
+        let everyone = chosen.len() as i64;
+        let confirmed: i64 = counts.try_get("", "confirmed")?;
+        let settled: i64 = counts.try_get("", "settled")?;
+        if confirmed != everyone || settled != everyone {
             txn.rollback().await?;
             return Ok(results);
         }
