@@ -28,10 +28,11 @@ use uuid::Uuid;
 
 /// At most this many notifications per transaction.
 const MAX_BATCH: usize = 64;
-/// Rows go to the database in statements of modest size: sqlx leaves Nagle's algorithm on, and
-/// one insert of a whole batch of log rows (tens of KiB) was seen to wait some 40 ms on the
-/// socket, as long as the rest of the batch took.
-const MAX_INSERT_BYTES: usize = 8 * 1024;
+/// Rows go to the database in statements that fit the socket's send buffer (Linux starts it at
+/// 16 KiB, `net.ipv4.tcp_wmem`). A larger one leaves in pieces, and as sqlx keeps Nagle's
+/// algorithm on, the last piece waits for the server's delayed acknowledgement: one insert of a
+/// whole batch's log rows was seen to take some 40 ms, as long as the rest of the batch.
+const MAX_INSERT_BYTES: usize = 12 * 1024;
 const EVENT_ROWS_PER_INSERT: usize = 24;
 
 /// One notification waiting to be confirmed.
