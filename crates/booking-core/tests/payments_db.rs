@@ -446,6 +446,63 @@ async fn many_bookings_paid_at_once_are_each_confirmed_and_logged_with_distinct_
 }
 
 #[tokio::test]
+async fn a_confirmation_racing_a_cancellation_is_all_or_nothing() {
+    for w in pay_worlds().await {
+        w.morning();
+        let session = &w.world.sessions_with_capacity(2, 0, 40).await[0];
+        let mut races = Vec::new();
+        for n in 0..20 {
+            let who = w.world.patient(300 + n).await;
+            let (booking, _) = w.book(who, session).await.unwrap();
+            let paid = w.provider.pay(&booking.out_trade_no, None);
+            let payments = w.payments.clone();
+            let confirm = tokio::spawn(async move {
+                let body = b"race".to_vec();
+                payments
+                    .confirm_logged("wechatpay", &paid, logged(&paid, &body))
+                    .await
+                    .unwrap()
+            });
+            // The hold's own cancellation (a paid booking's would refund it instead).
+            let bookings = w.world.service.clone();
+            let cancel = tokio::spawn(async move { bookings.cancel(who.0, booking.id).await });
+            races.push((booking.id, confirm, cancel));
+        }
+        for (booking_id, confirm, cancel) in races {
+            let confirmed = confirm.await.unwrap();
+            let cancelled = cancel.await.unwrap();
+            let status = w.status(booking_id).await;
+            let payment = w.payment_row(booking_id).await;
+            let logs = callback_log::Entity::find()
+                .filter(callback_log::Column::BookingId.eq(booking_id))
+                .count(&w.world.db)
+                .await
+                .unwrap();
+            match confirmed {
+                Some(Applied::Confirmed { .. }) => {
+                    assert_eq!(status, BookingStatus::Confirmed, "{}", w.world.label);
+                    assert_eq!(payment.status, "paid");
+                    assert_eq!(logs, 1);
+                    assert!(
+                        cancelled.is_err(),
+                        "{}: a confirmed hold is not cancelled",
+                        w.world.label
+                    );
+                }
+                None => {
+                    // The cancellation won: nothing of the confirmation may remain.
+                    assert_eq!(status, BookingStatus::Cancelled, "{}", w.world.label);
+                    assert_ne!(payment.status, "paid");
+                    assert_eq!(logs, 0, "{}", w.world.label);
+                    assert_eq!(w.events_to(booking_id, BookingStatus::Confirmed).await, 0);
+                }
+                other => panic!("{}: {other:?}", w.world.label),
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_amount_or_merchant_is_a_mismatch_not_a_confirmation() {
     for w in pay_worlds().await {
         w.morning();
