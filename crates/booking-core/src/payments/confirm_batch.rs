@@ -1,7 +1,7 @@
 //! Group commit for payment confirmations on PostgreSQL. When notifications arrive faster than
 //! one transaction each can commit, those waiting are confirmed together in one transaction: one
-//! read, one lock statement, one probe for visit numbers, one statement updating bookings and
-//! payments, and a few inserts for the events and log rows. What is
+//! read, one lock statement, one statement numbering and confirming the bookings and settling
+//! their payments, and a few inserts for the events and log rows. What is
 //! written does not change: each booking moves `pending_payment → confirmed` by a conditional
 //! update with its visit number and event, its payment is settled by a conditional update, and
 //! its `callback_log` row commits with it. If any conditional update of a batch finds a row
@@ -162,39 +162,22 @@ impl PaymentService {
             schedules.iter().map(|s| Value::from(s.to_string())),
         ))
         .await?;
-        // One index probe per schedule (`ux_bookings_schedule_visit_number`); a GROUP BY over
-        // the schedules would read every booking they have.
-        let mut highest = HashMap::new();
-        for row in txn
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT v.s AS schedule_id, (SELECT MAX(b.visit_number) FROM bookings b \
-                     WHERE b.schedule_id = v.s) AS highest FROM (VALUES {}) AS v(s)",
-                    placeholders(schedules.len(), 1, &["uuid"])
-                ),
-                schedules.iter().map(|s| Value::from(*s)),
-            ))
-            .await?
-        {
-            let schedule: Uuid = row.try_get("", "schedule_id")?;
-            let number: Option<i32> = row.try_get("", "highest")?;
-            highest.insert(schedule, number.unwrap_or(0));
-        }
-        // Both conditional updates in one statement: a payment is settled only with its
-        // booking confirmed, and the counts tell whether every row was still as read.
+        // One statement, under the locks just taken: each booking gets its schedule's highest
+        // visit number (one probe of `ux_bookings_schedule_visit_number`) plus its place among
+        // the batch's bookings of that schedule; the bookings are confirmed and their payments
+        // settled, both conditionally, a payment only with its booking; the counts tell whether
+        // every row was still as read.
         let mut values = vec![
             Value::from(now),
             Value::from(BookingStatus::Confirmed.as_str()),
             Value::from(BookingStatus::PendingPayment.as_str()),
             Value::from("paid"),
         ];
-        for (i, payment, row) in &chosen {
-            let number = highest.entry(row.schedule_id).or_insert(0);
-            *number += 1;
+        for (order, (i, payment, row)) in chosen.iter().enumerate() {
             values.extend([
                 Value::from(row.id),
-                Value::from(*number),
+                Value::from(row.schedule_id),
+                Value::from(order as i32),
                 Value::from(payment.id),
                 Value::from(jobs[*i].paid.provider_txn_id.as_str()),
             ]);
@@ -203,10 +186,18 @@ impl PaymentService {
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 format!(
-                    "WITH confirmed AS (\
+                    "WITH batch AS (\
+                       SELECT * FROM (VALUES {}) AS v(id, schedule_id, ord, payment_id, txn)), \
+                     numbered AS (\
+                       SELECT batch.*, COALESCE((SELECT MAX(b.visit_number) FROM bookings b \
+                         WHERE b.schedule_id = batch.schedule_id), 0) \
+                         + ROW_NUMBER() OVER (PARTITION BY batch.schedule_id ORDER BY batch.ord) AS n \
+                       FROM batch), \
+                     confirmed AS (\
                        UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
-                       visit_number = v.n FROM (VALUES {}) AS v(id, n, payment_id, txn) \
-                       WHERE b.id = v.id AND b.status = $3 RETURNING v.payment_id, v.txn), \
+                       visit_number = numbered.n FROM numbered \
+                       WHERE b.id = numbered.id AND b.status = $3 \
+                       RETURNING numbered.payment_id, numbered.txn), \
                      settled AS (\
                        UPDATE payments AS p SET status = $4, provider_txn_id = c.txn, \
                        paid_at = $1, updated_at = $1 FROM confirmed AS c \
@@ -214,7 +205,7 @@ impl PaymentService {
                        RETURNING p.id) \
                      SELECT (SELECT COUNT(*) FROM confirmed) AS confirmed, \
                      (SELECT COUNT(*) FROM settled) AS settled",
-                    placeholders(chosen.len(), 5, &["uuid", "int4", "uuid", "text"])
+                    placeholders(chosen.len(), 5, &["uuid", "uuid", "int4", "uuid", "text"])
                 ),
                 values,
             ))
