@@ -341,8 +341,7 @@ impl BookingService {
             },
             false => BookingError::Database(e),
         })?;
-        transitions::record(
-            &txn,
+        transitions::event_row(
             booking_id,
             None,
             BookingStatus::PendingPayment,
@@ -352,6 +351,7 @@ impl BookingService {
             Some(serde_json::json!({"rule_version": resolved.version_label, "hold_expires_at": hold_expires_at})),
             now,
         )
+        .insert(&txn)
         .await?;
         // Last before the commit: at a release-time rush every winner of a segment queues on
         // this one counter row, so its lock is held for as short a time as possible.

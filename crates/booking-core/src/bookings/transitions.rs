@@ -84,8 +84,7 @@ pub(crate) async fn apply_with<C: ConnectionTrait>(
     if also(update).exec(conn).await?.rows_affected != 1 {
         return Ok(false);
     }
-    record(
-        conn,
+    event_row(
         t.booking_id,
         Some(t.from),
         t.to,
@@ -95,41 +94,15 @@ pub(crate) async fn apply_with<C: ConnectionTrait>(
         t.details,
         t.at,
     )
+    .insert(conn)
     .await?;
     Ok(true)
 }
 
-/// Appends an event row. Also used for a booking's creation (`from` = `None`).
+/// An event row, to append with `.insert(conn)` (or many at once). Also used for a booking's
+/// creation (`from` = `None`).
 #[allow(clippy::too_many_arguments)]
-pub async fn record<C: ConnectionTrait>(
-    conn: &C,
-    booking_id: Uuid,
-    from: Option<BookingStatus>,
-    to: BookingStatus,
-    actor: &Actor,
-    reason: Option<&str>,
-    provider_txn_id: Option<&str>,
-    details: Option<serde_json::Value>,
-    at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    event_row(
-        booking_id,
-        from,
-        to,
-        actor,
-        reason,
-        provider_txn_id,
-        details,
-        at,
-    )
-    .insert(conn)
-    .await?;
-    Ok(())
-}
-
-/// The event row [`record`] writes, for callers that write many at once.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn event_row(
+pub fn event_row(
     booking_id: Uuid,
     from: Option<BookingStatus>,
     to: BookingStatus,

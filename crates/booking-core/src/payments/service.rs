@@ -490,8 +490,7 @@ impl PaymentService {
                 .status
                 .parse()
                 .map_err(BookingError::Corrupted)?;
-            transitions::record(
-                &txn,
+            transitions::event_row(
                 booking_id,
                 Some(status),
                 status,
@@ -501,6 +500,7 @@ impl PaymentService {
                 Some(details),
                 now,
             )
+            .insert(&txn)
             .await?;
         }
         txn.commit().await?;
@@ -720,8 +720,7 @@ impl PaymentService {
         if failed.rows_affected != 1 {
             return Ok(Applied::Unchanged { booking_id });
         }
-        transitions::record(
-            &txn,
+        transitions::event_row(
             booking_id,
             Some(BookingStatus::Refunding),
             BookingStatus::Refunding,
@@ -731,6 +730,7 @@ impl PaymentService {
             Some(json!({"out_refund_no": out_refund_no})),
             now,
         )
+        .insert(&txn)
         .await?;
         txn.commit().await?;
         tracing::warn!(%booking_id, out_refund_no, reason, "refund failed; an operator must act");
