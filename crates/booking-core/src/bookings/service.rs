@@ -1,9 +1,10 @@
 //! The booking service: create (hold) a booking, read the caller's bookings, cancel, expire
 //! holds, and warm the inventory from the database.
 
-use super::entity::{booking, booking_rule};
+use super::entity::booking;
 use super::out_trade_no::new_out_trade_no;
 use super::read_cache::{CachedSchedule, ReadCache};
+use super::rule_sets::StoredRulesError;
 use super::status::BookingStatus;
 use super::transitions::{self, Actor, Transition};
 use crate::accounts::Channel;
@@ -599,17 +600,12 @@ impl BookingService {
         &self,
         schedule: &schedule::Model,
     ) -> Result<Vec<VersionedRuleSet>, BookingError> {
-        let mut scope_ids = vec![schedule.hospital_id, schedule.department_id];
-        scope_ids.extend(schedule.doctor_id);
-        booking_rule::Entity::find()
-            .filter(booking_rule::Column::ScopeId.is_in(scope_ids))
-            .all(&self.db)
-            .await?
-            .iter()
-            .map(|row| {
-                super::rule_sets::versioned(row).map_err(|e| BookingError::Corrupted(e.to_string()))
+        super::rule_sets::candidates_for(&self.db, [schedule])
+            .await
+            .map_err(|e| match e {
+                StoredRulesError::Database(e) => BookingError::Database(e),
+                corrupted => BookingError::Corrupted(corrupted.to_string()),
             })
-            .collect()
     }
 
     /// The schedule, its segments and rule sets, from the read cache when fresh.

@@ -7,11 +7,10 @@ mod types;
 pub use demo_seed::{ReleasePolicy, SeedReport, seed_demo};
 pub use types::*;
 
-use crate::bookings::entity::booking_rule;
-use crate::bookings::rule_sets::versioned;
+use crate::bookings::rule_sets::{StoredRulesError, candidates_for};
 use crate::clock::Clock;
 use crate::paging::{Cursor, Page, PageRequest};
-use crate::rules::{self, VersionedRuleSet};
+use crate::rules;
 use chrono::NaiveDate;
 use entity::{department, doctor, hospital, schedule, schedule_segment};
 use sea_orm::{
@@ -38,7 +37,7 @@ pub enum CatalogError {
     #[error("corrupted catalog row: {0}")]
     CorruptedRow(#[from] UnknownValue),
     #[error(transparent)]
-    CorruptedRules(#[from] crate::bookings::rule_sets::StoredRulesError),
+    CorruptedRules(StoredRulesError),
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -234,7 +233,12 @@ impl Catalog {
                 .push(segment);
         }
         let now = self.clock.now();
-        let candidates = self.rule_candidates(&page.items).await?;
+        let candidates = candidates_for(&self.db, &page.items)
+            .await
+            .map_err(|e| match e {
+                StoredRulesError::Database(e) => CatalogError::Database(e),
+                corrupted => CatalogError::CorruptedRules(corrupted),
+            })?;
         Ok(page.try_map(|row| {
             let segs = segments.remove(&row.id).unwrap_or_default();
             let resolved = rules::resolve(
@@ -246,26 +250,6 @@ impl Catalog {
             );
             Schedule::from_rows(row, segs, &resolved.rules, now)
         })?)
-    }
-
-    /// Every rule set of the hospitals, departments and doctors of `schedules`, in one query;
-    /// `rules::resolve` picks each schedule's own.
-    async fn rule_candidates(
-        &self,
-        schedules: &[schedule::Model],
-    ) -> Result<Vec<VersionedRuleSet>, CatalogError> {
-        let mut scope_ids: Vec<Uuid> = schedules
-            .iter()
-            .flat_map(|s| [Some(s.hospital_id), Some(s.department_id), s.doctor_id])
-            .flatten()
-            .collect();
-        scope_ids.sort_unstable();
-        scope_ids.dedup();
-        let rows = booking_rule::Entity::find()
-            .filter(booking_rule::Column::ScopeId.is_in(scope_ids))
-            .all(&self.db)
-            .await?;
-        Ok(rows.iter().map(versioned).collect::<Result<_, _>>()?)
     }
 }
 

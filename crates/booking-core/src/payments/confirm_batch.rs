@@ -41,8 +41,6 @@ pub(super) struct Job {
     pub paid: PaidOrder,
     /// Its `callback_log` row, written with outcome `confirmed` if the batch confirms it.
     pub log: callback_log::ActiveModel,
-    /// The size of the notification (body and headers) its log row carries.
-    pub log_bytes: usize,
     /// `Some` when confirmed here; `None` sends the notification down the one-at-a-time path.
     pub reply: oneshot::Sender<Option<Applied>>,
 }
@@ -246,7 +244,8 @@ impl PaymentService {
         let mut log_bytes = 0;
         for (i, _, row) in &chosen {
             let job = &jobs[*i];
-            if log_bytes + job.log_bytes > MAX_INSERT_BYTES && !logs.is_empty() {
+            let row_bytes = wire_bytes(&job.log);
+            if log_bytes + row_bytes > MAX_INSERT_BYTES && !logs.is_empty() {
                 callback_log::Entity::insert_many(std::mem::take(&mut logs))
                     .exec(&txn)
                     .await?;
@@ -257,7 +256,7 @@ impl PaymentService {
             log.outcome = sea_orm::Set(outcome.to_owned());
             log.booking_id = sea_orm::Set(Some(row.id));
             logs.push(log);
-            log_bytes += job.log_bytes;
+            log_bytes += row_bytes;
         }
         callback_log::Entity::insert_many(logs).exec(&txn).await?;
         txn.commit().await?;
@@ -268,6 +267,11 @@ impl PaymentService {
         }
         Ok(results)
     }
+}
+
+/// What a log row weighs in an insert: the notification's body and headers.
+fn wire_bytes(log: &callback_log::ActiveModel) -> usize {
+    log.raw_body.try_as_ref().map_or(0, Vec::len) + log.headers.try_as_ref().map_or(0, String::len)
 }
 
 /// `($first::t1, $(first+1)::t2), (…), …` for `rows` rows of the column types `types`.

@@ -286,7 +286,6 @@ impl PaymentService {
             let job = Job {
                 provider,
                 paid: paid.clone(),
-                log_bytes: log.raw_body.len() + log.headers.to_string().len(),
                 log: callback_log::new_row(log, "confirmed"),
                 reply,
             };

@@ -13,7 +13,7 @@
 mod stored;
 
 pub use stored::StoredRulesError;
-pub(crate) use stored::{rules_by_label, versioned};
+pub(crate) use stored::{candidates_for, rules_by_label};
 
 use crate::bookings::entity::booking_rule;
 use crate::catalog::entity::{department, doctor, hospital};

@@ -2,6 +2,7 @@
 //! (`hospital:<uuid>:v3`, `default:v1`) read back into the rule sets they name.
 
 use crate::bookings::entity::booking_rule;
+use crate::catalog::entity::schedule;
 use crate::rules::{DEFAULT_RULES_VERSION, RuleScope, RuleSet, VersionedRuleSet};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
@@ -14,6 +15,28 @@ pub enum StoredRulesError {
     Corrupted(String),
     #[error(transparent)]
     Database(#[from] DbErr),
+}
+
+/// Every rule set of the hospitals, departments and doctors of `schedules`, in one query;
+/// `rules::resolve` picks each schedule's own at a given instant.
+pub(crate) async fn candidates_for<'a, C: ConnectionTrait>(
+    conn: &C,
+    schedules: impl IntoIterator<Item = &'a schedule::Model>,
+) -> Result<Vec<VersionedRuleSet>, StoredRulesError> {
+    let mut scope_ids: Vec<Uuid> = schedules
+        .into_iter()
+        .flat_map(|s| [Some(s.hospital_id), Some(s.department_id), s.doctor_id])
+        .flatten()
+        .collect();
+    scope_ids.sort_unstable();
+    scope_ids.dedup();
+    booking_rule::Entity::find()
+        .filter(booking_rule::Column::ScopeId.is_in(scope_ids))
+        .all(conn)
+        .await?
+        .iter()
+        .map(versioned)
+        .collect()
 }
 
 pub(crate) fn scope_from_parts(kind: &str, id: Uuid) -> Option<RuleScope> {
