@@ -421,6 +421,40 @@ async fn many_bookings_paid_at_once_are_each_confirmed_and_logged_with_distinct_
             assert_eq!(row.status, "confirmed", "{}", w.world.label);
             numbers.push(row.visit_number.unwrap());
             assert_eq!(w.events_to(*booking_id, BookingStatus::Confirmed).await, 1);
+            // PostgreSQL writes the batch's events in its update statement: the same event as
+            // one confirmation at a time writes (SQLite).
+            let event = booking_event::Entity::find()
+                .filter(booking_event::Column::BookingId.eq(*booking_id))
+                .filter(booking_event::Column::ToStatus.eq("confirmed"))
+                .one(&w.world.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let amount = format!("{{\"amount_fen\":{}}}", paid.amount_fen);
+            assert_eq!(
+                (
+                    event.actor_type.as_str(),
+                    event.actor_id.as_deref(),
+                    event.from_status.as_deref(),
+                    event.reason.as_deref(),
+                    event.provider.as_deref(),
+                    event.provider_txn_id.as_deref(),
+                    event.details.as_deref(),
+                    event.created_at,
+                ),
+                (
+                    "provider",
+                    Some("wechatpay"),
+                    Some("pending_payment"),
+                    Some("payment confirmed"),
+                    Some("wechatpay"),
+                    Some(paid.provider_txn_id.as_str()),
+                    Some(amount.as_str()),
+                    row.confirmed_at.unwrap(),
+                ),
+                "{}",
+                w.world.label
+            );
             let payment = w.payment_row(*booking_id).await;
             assert_eq!(
                 (payment.status.as_str(), payment.provider_txn_id.as_deref()),

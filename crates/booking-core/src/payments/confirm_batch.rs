@@ -1,8 +1,8 @@
 //! Group commit for payment confirmations on PostgreSQL. When notifications arrive faster than
 //! one transaction each can commit, those waiting are confirmed together in one transaction: one
-//! read, one lock statement, one statement numbering and confirming the bookings and settling
-//! their payments, and a few inserts for the events and log rows. What is
-//! written does not change: each booking moves `pending_payment → confirmed` by a conditional
+//! read, one lock statement, one statement numbering and confirming the bookings, settling
+//! their payments and recording their events, and a few inserts for the log rows; then the
+//! Redis updates, sent together. What is written does not change: each booking moves `pending_payment → confirmed` by a conditional
 //! update with its visit number and event, its payment is settled by a conditional update, and
 //! its `callback_log` row commits with it. If any conditional update of a batch finds a row
 //! that someone else moved, the batch is rolled back whole and each of its notifications takes
@@ -15,10 +15,11 @@ use super::service::{PaymentError, PaymentService, first_copy, paid_confirmation
 use crate::bookings::BookingStatus;
 use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor};
+use futures_util::future::join_all;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, Value,
+    TransactionTrait, TryIntoModel, Value,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +34,6 @@ const MAX_BATCH: usize = 64;
 /// algorithm on, the last piece waits for the server's delayed acknowledgement: one insert of a
 /// whole batch's log rows was seen to take some 40 ms, as long as the rest of the batch.
 const MAX_INSERT_BYTES: usize = 12 * 1024;
-const EVENT_ROWS_PER_INSERT: usize = 24;
 
 /// One notification waiting to be confirmed.
 pub(super) struct Job {
@@ -160,64 +160,9 @@ impl PaymentService {
             schedules.iter().map(|s| Value::from(s.to_string())),
         ))
         .await?;
-        // One statement, under the locks just taken: each booking gets its schedule's highest
-        // visit number (one probe of `ux_bookings_schedule_visit_number`) plus its place among
-        // the batch's bookings of that schedule; the bookings are confirmed and their payments
-        // settled, both conditionally, a payment only with its booking; the counts tell whether
-        // every row was still as read.
-        let mut values = vec![
-            Value::from(now),
-            Value::from(BookingStatus::Confirmed.as_str()),
-            Value::from(BookingStatus::PendingPayment.as_str()),
-            Value::from("paid"),
-        ];
-        for (order, (i, payment, row)) in chosen.iter().enumerate() {
-            values.extend([
-                Value::from(row.id),
-                Value::from(row.schedule_id),
-                Value::from(order as i32),
-                Value::from(payment.id),
-                Value::from(jobs[*i].paid.provider_txn_id.as_str()),
-            ]);
-        }
-        let counts = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!(
-                    "WITH batch AS (\
-                       SELECT * FROM (VALUES {}) AS v(id, schedule_id, ord, payment_id, txn)), \
-                     numbered AS (\
-                       SELECT batch.*, COALESCE((SELECT MAX(b.visit_number) FROM bookings b \
-                         WHERE b.schedule_id = batch.schedule_id), 0) \
-                         + ROW_NUMBER() OVER (PARTITION BY batch.schedule_id ORDER BY batch.ord) AS n \
-                       FROM batch), \
-                     confirmed AS (\
-                       UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
-                       visit_number = numbered.n FROM numbered \
-                       WHERE b.id = numbered.id AND b.status = $3 \
-                       RETURNING numbered.payment_id, numbered.txn), \
-                     settled AS (\
-                       UPDATE payments AS p SET status = $4, provider_txn_id = c.txn, \
-                       paid_at = $1, updated_at = $1 FROM confirmed AS c \
-                       WHERE p.id = c.payment_id AND p.status IN ('created', 'closed') \
-                       RETURNING p.id) \
-                     SELECT (SELECT COUNT(*) FROM confirmed) AS confirmed, \
-                     (SELECT COUNT(*) FROM settled) AS settled",
-                    placeholders(chosen.len(), 5, &["uuid", "uuid", "int4", "uuid", "text"])
-                ),
-                values,
-            ))
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("the batch update's counts".into()))?;
-        let everyone = chosen.len() as i64;
-        let confirmed: i64 = counts.try_get("", "confirmed")?;
-        let settled: i64 = counts.try_get("", "settled")?;
-        if confirmed != everyone || settled != everyone {
-            txn.rollback().await?;
-            return Ok(results);
-        }
-
-        let events: Vec<booking_event::ActiveModel> = chosen
+        // Each booking's event, built as every transition builds it; the statement below
+        // inserts those of the bookings it confirms.
+        let events: Vec<booking_event::Model> = chosen
             .iter()
             .map(|(i, _, row)| {
                 let paid = &jobs[*i].paid;
@@ -233,12 +178,86 @@ impl PaymentService {
                     confirmation.details,
                     now,
                 )
+                .try_into_model()
             })
-            .collect();
-        for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
-            booking_event::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
+            .collect::<Result<_, DbErr>>()?;
+        // One statement, under the locks just taken: each booking gets its schedule's highest
+        // visit number (one probe of `ux_bookings_schedule_visit_number`) plus its place among
+        // the batch's bookings of that schedule; the bookings are confirmed and their payments
+        // settled, both conditionally, a payment only with its booking, and each confirmed
+        // booking gets its event; the counts tell whether every row was still as read. What
+        // every event of a confirmation shares is sent once, the rest per row, so that 64 rows
+        // stay within `MAX_INSERT_BYTES`.
+        let shared = &events[0];
+        let mut values = vec![
+            Value::from(now),
+            Value::from(BookingStatus::Confirmed.as_str()),
+            Value::from(BookingStatus::PendingPayment.as_str()),
+            Value::from("paid"),
+            Value::from(shared.actor_type.as_str()),
+            Value::from(shared.reason.clone()),
+        ];
+        for (order, ((i, payment, row), event)) in chosen.iter().zip(&events).enumerate() {
+            values.extend([
+                Value::from(row.id),
+                Value::from(row.schedule_id),
+                Value::from(order as i32),
+                Value::from(payment.id),
+                Value::from(jobs[*i].paid.provider_txn_id.as_str()),
+                Value::from(event.id),
+                Value::from(event.provider.clone()),
+                Value::from(event.details.clone()),
+            ]);
+        }
+        let counts = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "WITH batch AS (\
+                       SELECT * FROM (VALUES {}) \
+                       AS v(id, schedule_id, ord, payment_id, txn, event_id, provider, details)), \
+                     numbered AS (\
+                       SELECT batch.*, COALESCE((SELECT MAX(b.visit_number) FROM bookings b \
+                         WHERE b.schedule_id = batch.schedule_id), 0) \
+                         + ROW_NUMBER() OVER (PARTITION BY batch.schedule_id ORDER BY batch.ord) AS n \
+                       FROM batch), \
+                     confirmed AS (\
+                       UPDATE bookings AS b SET status = $2, confirmed_at = $1, updated_at = $1, \
+                       visit_number = numbered.n FROM numbered \
+                       WHERE b.id = numbered.id AND b.status = $3 \
+                       RETURNING numbered.*), \
+                     settled AS (\
+                       UPDATE payments AS p SET status = $4, provider_txn_id = c.txn, \
+                       paid_at = $1, updated_at = $1 FROM confirmed AS c \
+                       WHERE p.id = c.payment_id AND p.status IN ('created', 'closed') \
+                       RETURNING p.id), \
+                     recorded AS (\
+                       INSERT INTO booking_events (id, booking_id, actor_type, actor_id, \
+                       from_status, to_status, reason, provider, provider_txn_id, details, \
+                       created_at) \
+                       SELECT c.event_id, c.id, $5, c.provider, $3, $2, $6, c.provider, c.txn, \
+                       c.details, $1 FROM confirmed AS c \
+                       RETURNING 1) \
+                     SELECT (SELECT COUNT(*) FROM confirmed) AS confirmed, \
+                     (SELECT COUNT(*) FROM settled) AS settled, \
+                     (SELECT COUNT(*) FROM recorded) AS recorded",
+                    placeholders(
+                        chosen.len(),
+                        7,
+                        &["uuid", "uuid", "int4", "uuid", "text", "uuid", "text", "text"]
+                    )
+                ),
+                values,
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the batch update's counts".into()))?;
+        let everyone = chosen.len() as i64;
+        let confirmed: i64 = counts.try_get("", "confirmed")?;
+        let settled: i64 = counts.try_get("", "settled")?;
+        let recorded: i64 = counts.try_get("", "recorded")?;
+        if confirmed != everyone || settled != everyone || recorded != everyone {
+            txn.rollback().await?;
+            return Ok(results);
         }
         let mut logs = Vec::new();
         let mut log_bytes = 0;
@@ -261,8 +280,9 @@ impl PaymentService {
         callback_log::Entity::insert_many(logs).exec(&txn).await?;
         txn.commit().await?;
 
+        // Concurrently: the Redis connection is multiplexed, so the updates travel together.
+        join_all(chosen.iter().map(|(_, _, row)| self.own_in_inventory(row))).await;
         for (i, _, row) in chosen {
-            self.own_in_inventory(row).await;
             results[i] = Some(Applied::Confirmed { booking_id: row.id });
         }
         Ok(results)
