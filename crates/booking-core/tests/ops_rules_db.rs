@@ -458,3 +458,59 @@ async fn publishing_appends_a_version_that_applies_from_its_instant() {
         );
     }
 }
+
+/// The quota facts come from one read of the unfinished bookings of the identity or of the
+/// account: a booking made for the same person through another account counts against the
+/// person, a booking for another patient of the account counts against the account.
+#[tokio::test]
+async fn quotas_count_the_person_across_accounts_and_the_account_across_its_patients() {
+    for w in worlds().await {
+        // Monday 09:00; visits on Thursday in three departments.
+        w.clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
+        let mut by_department = std::collections::BTreeMap::new();
+        for s in w.sessions_with_capacity(3, 0, 50).await {
+            by_department.entry(s.0.department_id).or_insert(s);
+        }
+        let three: Vec<Session> = by_department.into_values().take(3).collect();
+        assert_eq!(three.len(), 3, "three departments with a Thursday morning");
+        // Two unfinished bookings per account in these hospitals, from now on.
+        let admin = w.operator("quota-admin", None).await;
+        let hospitals: std::collections::BTreeSet<Uuid> =
+            three.iter().map(|s| s.0.hospital_id).collect();
+        for hospital_id in hospitals {
+            w.rule_sets
+                .publish(
+                    RuleSetDraft {
+                        scope: RuleScope::Hospital(hospital_id),
+                        effective_from: w.clock.now(),
+                        rules: json!({"active_per_account": 2}),
+                    },
+                    &admin,
+                )
+                .await
+                .unwrap();
+        }
+        // Grace is one person on two accounts: her own (with her son) and her daughter's.
+        let grace = w.patient(31).await;
+        let daughter_account = w.patient(32).await.0;
+        let grace_by_daughter = w.patient_of(daughter_account, 31).await;
+        let son = w.patient_of(grace.0, 33).await;
+
+        w.book(grace_by_daughter, &three[0]).await.unwrap();
+        w.book(grace, &three[1]).await.unwrap();
+        assert_eq!(
+            refusal_code(w.book(grace, &three[2]).await),
+            "QUOTA_VISIT_DAY",
+            "{}: two visits that day, one booked through the daughter's account",
+            w.label
+        );
+        w.book(son, &three[2]).await.unwrap();
+        assert_eq!(
+            refusal_code(w.book(son, &three[0]).await),
+            "ACCOUNT_ACTIVE_LIMIT",
+            "{}: the account holds Grace's booking and her son's",
+            w.label
+        );
+    }
+}

@@ -23,11 +23,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kv_store::StoreError;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionTrait,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -688,33 +688,34 @@ async fn identity_facts(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<IdentityFacts, BookingError> {
+    // One read for both quotas: the unfinished bookings of the identity or of the account.
     let live = booking::Entity::find()
-        .filter(booking::Column::IdentityHash.eq(identity))
         .filter(booking::Column::Status.is_in(LIVE))
+        .filter(
+            Condition::any()
+                .add(booking::Column::IdentityHash.eq(identity))
+                .add(booking::Column::UserId.eq(user_id)),
+        )
+        .find_also_related(schedule::Entity)
         .all(txn)
         .await?;
-    let schedule_ids: Vec<Uuid> = live.iter().map(|b| b.schedule_id).collect();
-    let schedules: HashMap<Uuid, schedule::Model> = schedule::Entity::find()
-        .filter(schedule::Column::Id.is_in(schedule_ids))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
-    let active_bookings = live
-        .iter()
-        .filter_map(|b| schedules.get(&b.schedule_id))
-        .map(|s| ActiveBooking {
-            visit_date: s.visit_date,
-            hospital_id: s.hospital_id,
-            department_id: s.department_id,
-        })
-        .collect();
-    let account_active_bookings = booking::Entity::find()
-        .filter(booking::Column::UserId.eq(user_id))
-        .filter(booking::Column::Status.is_in(LIVE))
-        .count(txn)
-        .await? as u32;
+    let mut active_bookings = Vec::new();
+    let mut account_active_bookings = 0;
+    for (booking, schedule) in &live {
+        if booking.identity_hash == identity {
+            let schedule = schedule.as_ref().ok_or_else(|| {
+                BookingError::Corrupted(format!("booking {} has no schedule", booking.id))
+            })?;
+            active_bookings.push(ActiveBooking {
+                visit_date: schedule.visit_date,
+                hospital_id: schedule.hospital_id,
+                department_id: schedule.department_id,
+            });
+        }
+        if booking.user_id == user_id {
+            account_active_bookings += 1;
+        }
+    }
 
     let suspended_until = super::suspensions::suspended_until(txn, identity, now).await?;
     Ok(IdentityFacts {

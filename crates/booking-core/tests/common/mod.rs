@@ -116,6 +116,25 @@ impl World {
         (user.id, patient.id)
     }
 
+    /// One more patient of account `user_id` (a passport holder numbered `n`, the same person
+    /// as `patient(n)`'s): `(user_id, patient_id)`.
+    pub async fn patient_of(&self, user_id: Uuid, n: u32) -> (Uuid, Uuid) {
+        let patient = self
+            .patients
+            .add(
+                user_id,
+                NewPatient {
+                    name: PersonName::parse("Test Patient").unwrap(),
+                    document: IdDocument::parse(IdType::Passport, &format!("G{n:08}")).unwrap(),
+                    phone: None,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        (user_id, patient.id)
+    }
+
     /// Doctor schedules `days` ahead, ordered by id, each with its `nth` morning segment
     /// (0 = 08:00, 2 = 10:00) as seeded.
     pub async fn sessions(&self, days: u64, nth: usize) -> Vec<Session> {

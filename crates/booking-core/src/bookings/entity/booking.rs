@@ -26,6 +26,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "crate::catalog::entity::schedule::Entity",
+        from = "Column::ScheduleId",
+        to = "crate::catalog::entity::schedule::Column::Id"
+    )]
+    Schedule,
+}
+
+impl Related<crate::catalog::entity::schedule::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Schedule.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
