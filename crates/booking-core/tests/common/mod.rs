@@ -100,20 +100,7 @@ impl World {
             )
             .await
             .unwrap();
-        let patient = self
-            .patients
-            .add(
-                user.id,
-                NewPatient {
-                    name: PersonName::parse("Test Patient").unwrap(),
-                    document: IdDocument::parse(IdType::Passport, &format!("G{n:08}")).unwrap(),
-                    phone: None,
-                },
-                Utc::now(),
-            )
-            .await
-            .unwrap();
-        (user.id, patient.id)
+        self.patient_of(user.id, n).await
     }
 
     /// One more patient of account `user_id` (a passport holder numbered `n`, the same person
