@@ -297,10 +297,13 @@ fn wechat_notification(
 }
 
 fn sign_wechat(timestamp: &str, nonce: &str, body: &[u8]) -> String {
-    let key = RsaPrivateKey::from_file(
-        workspace_root().join("config/dev-keys/wechatpay_platform_private.pem"),
-    )
-    .unwrap();
+    sign_wechat_with("wechatpay_platform_private.pem", timestamp, nonce, body)
+}
+
+/// Signs as WeChat Pay with the dev key `key_file` of `config/dev-keys`.
+fn sign_wechat_with(key_file: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+    let key =
+        RsaPrivateKey::from_file(workspace_root().join("config/dev-keys").join(key_file)).unwrap();
     let mut message = format!("{timestamp}\n{nonce}\n").into_bytes();
     message.extend_from_slice(body);
     message.push(b'\n');
@@ -406,6 +409,84 @@ async fn wechat_notifications_are_verified_logged_and_refused_with_reasons() {
     }
     assert_eq!(logged[cases.len()].1, "confirmed");
     assert_eq!(logged[cases.len() + 1].2.as_deref(), Some("replayed_nonce"));
+}
+
+/// During WeChat Pay's move from platform certificates to the platform public key (and while a
+/// certificate rotates), notifications come signed under either: each configured serial verifies
+/// with its own key, and only with it.
+#[tokio::test]
+async fn a_platform_certificate_verifies_beside_the_public_key_during_a_migration() {
+    const SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+    // The repository's configuration plus one platform certificate, in a root of its own.
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::copy(
+        workspace_root().join("config/default.toml"),
+        config.join("default.toml"),
+    )
+    .unwrap();
+    let mut test_toml = std::fs::read_to_string(workspace_root().join("config/test.toml")).unwrap();
+    test_toml.push_str(&format!(
+        "\n[[wechatpay.platform_certificates]]\nserial_no = \"{}\"\n\
+         public_key_path = \"config/dev-keys/wechatpay_platform_cert_public.pem\"\n",
+        SERIAL.to_ascii_lowercase()
+    ));
+    std::fs::write(config.join("test.toml"), test_toml).unwrap();
+    std::os::unix::fs::symlink(
+        workspace_root().join("config/dev-keys"),
+        config.join("dev-keys"),
+    )
+    .unwrap();
+
+    let mock = Mock::start().await;
+    let root_env = ("GUAHAO_ROOT".to_owned(), root.path().display().to_string());
+    let (gateway, _db) = start(&mock, false, vec![root_env]).await.unwrap();
+    let api = Api::new(&gateway);
+    let plain = |_: &mut Value, _: &mut String| {};
+    let signed_by_certificate = |booking: &Value, serial: &str| {
+        let mut n = wechat_notification(
+            booking["out_trade_no"].as_str().unwrap(),
+            booking["amount_fen"].as_i64().unwrap(),
+            (MCHID, APPID),
+            plain,
+        );
+        n.serial = serial.to_owned();
+        n.signature = sign_wechat_with(
+            "wechatpay_platform_cert_private.pem",
+            &n.timestamp,
+            &n.nonce,
+            &n.body,
+        );
+        n
+    };
+
+    let (token, by_certificate) = wechat_booking(&api, "wx-cert").await;
+    let id = by_certificate["id"].as_str().unwrap();
+    // The certificate's key under the public key's id: the key must be the serial's own.
+    let (status, body) = post_wechat(
+        &gateway,
+        &signed_by_certificate(&by_certificate, PLATFORM_KEY_ID),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(api.booking(&token, id).await["status"], "pending_payment");
+    let (status, body) =
+        post_wechat(&gateway, &signed_by_certificate(&by_certificate, SERIAL)).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(api.booking(&token, id).await["status"], "confirmed");
+
+    // The public key still verifies what it signs.
+    let (token, by_public_key) = wechat_booking(&api, "wx-pubkey").await;
+    let genuine = wechat_notification(
+        by_public_key["out_trade_no"].as_str().unwrap(),
+        by_public_key["amount_fen"].as_i64().unwrap(),
+        (MCHID, APPID),
+        plain,
+    );
+    assert_eq!(post_wechat(&gateway, &genuine).await.0, 204);
+    let id = by_public_key["id"].as_str().unwrap();
+    assert_eq!(api.booking(&token, id).await["status"], "confirmed");
 }
 
 #[tokio::test]

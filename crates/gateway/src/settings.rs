@@ -158,6 +158,20 @@ pub struct WechatPaySettings {
     pub apiv3_key: Secret,
     pub platform_public_key_path: PathBuf,
     pub platform_public_key_id: String,
+    /// Platform certificates still in use besides the public key: during WeChat Pay's move
+    /// from certificates to the public key, and while a certificate is being rotated, answers
+    /// and notifications arrive signed under either, told apart by `Wechatpay-Serial`.
+    #[serde(default)]
+    pub platform_certificates: Vec<PlatformCertificateSettings>,
+}
+
+/// One WeChat Pay platform certificate: its serial number and its public key (SPKI PEM, e.g.
+/// `openssl x509 -in wechatpay_cert.pem -pubkey -noout`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformCertificateSettings {
+    pub serial_no: String,
+    pub public_key_path: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +247,8 @@ const DEV_KEYS: &[&str] = &[
     include_str!("../../../config/dev-keys/wechatpay_merchant_public.pem"),
     include_str!("../../../config/dev-keys/wechatpay_platform_private.pem"),
     include_str!("../../../config/dev-keys/wechatpay_platform_public.pem"),
+    include_str!("../../../config/dev-keys/wechatpay_platform_cert_private.pem"),
+    include_str!("../../../config/dev-keys/wechatpay_platform_cert_public.pem"),
     include_str!("../../../config/dev-keys/alipay_app_private.pem"),
     include_str!("../../../config/dev-keys/alipay_app_public.pem"),
     include_str!("../../../config/dev-keys/alipay_platform_private.pem"),
@@ -399,7 +415,7 @@ impl Settings {
             let resolved = self.path(path);
             if !resolved.is_file() {
                 return Err(invalid(
-                    key,
+                    &key,
                     format!("{} is not a readable file", resolved.display()),
                 ));
             }
@@ -410,25 +426,32 @@ impl Settings {
         Ok(())
     }
 
-    fn key_files(&self) -> [(&'static str, &Path); 4] {
-        [
+    fn key_files(&self) -> Vec<(String, &Path)> {
+        let mut files = vec![
             (
-                "wechatpay.merchant_private_key_path",
-                &self.wechatpay.merchant_private_key_path,
+                "wechatpay.merchant_private_key_path".to_owned(),
+                self.wechatpay.merchant_private_key_path.as_path(),
             ),
             (
-                "wechatpay.platform_public_key_path",
-                &self.wechatpay.platform_public_key_path,
+                "wechatpay.platform_public_key_path".to_owned(),
+                self.wechatpay.platform_public_key_path.as_path(),
             ),
             (
-                "alipay.app_private_key_path",
-                &self.alipay.app_private_key_path,
+                "alipay.app_private_key_path".to_owned(),
+                self.alipay.app_private_key_path.as_path(),
             ),
             (
-                "alipay.alipay_public_key_path",
-                &self.alipay.alipay_public_key_path,
+                "alipay.alipay_public_key_path".to_owned(),
+                self.alipay.alipay_public_key_path.as_path(),
             ),
-        ]
+        ];
+        for (i, certificate) in self.wechatpay.platform_certificates.iter().enumerate() {
+            files.push((
+                format!("wechatpay.platform_certificates[{i}].public_key_path"),
+                certificate.public_key_path.as_path(),
+            ));
+        }
+        files
     }
 
     fn secret(&self, key: &str) -> &str {
@@ -457,7 +480,7 @@ impl Settings {
             let content = std::fs::read_to_string(self.path(path)).unwrap_or_default();
             if DEV_KEYS.iter().any(|dev| dev.trim() == content.trim()) {
                 return Err(refuse(
-                    key,
+                    &key,
                     "points at a development key from config/dev-keys (TEST ONLY)",
                 ));
             }

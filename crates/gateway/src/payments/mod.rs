@@ -37,6 +37,13 @@ pub fn build(
     let wx = &settings.wechatpay;
     let platform_key = RsaPublicKey::from_file(settings.path(&wx.platform_public_key_path))
         .context("wechatpay.platform_public_key_path")?;
+    let mut platform_keys =
+        PlatformKeys::with_public_key(wx.platform_public_key_id.clone(), platform_key);
+    for (i, certificate) in wx.platform_certificates.iter().enumerate() {
+        let key = RsaPublicKey::from_file(settings.path(&certificate.public_key_path))
+            .with_context(|| format!("wechatpay.platform_certificates[{i}].public_key_path"))?;
+        platform_keys.add_certificate(&certificate.serial_no, key);
+    }
     let config = WechatPayConfig {
         base_url: wx.base_url.clone(),
         mchid: wx.mchid.clone(),
@@ -47,10 +54,7 @@ pub fn build(
         )
         .context("wechatpay.merchant_private_key_path")?,
         apiv3_key: ApiV3Key::new(wx.apiv3_key.expose()).context("wechatpay.apiv3_key")?,
-        platform_keys: PlatformKeys::with_public_key(
-            wx.platform_public_key_id.clone(),
-            platform_key,
-        ),
+        platform_keys,
     };
     let client = WechatPayClient::new(config, http).context("[wechatpay]")?;
     let wechatpay = Arc::new(wechatpay::WechatPay::new(
