@@ -163,6 +163,11 @@ pub struct PhaseStats {
     pub unexpected: BTreeMap<String, usize>,
     /// CPU over the phase, in cores: the gateway, the load generator, the whole machine.
     pub cpu: crate::procs::CpuUse,
+    /// PostgreSQL and Redis over the phase, in cores (booking phases only).
+    pub servers: crate::server_cpu::ServerCpu,
+    /// The miniprogram-mock over the phase, in cores (booking phases only): WeChat's side of
+    /// opening the provider orders.
+    pub mock: f64,
     /// Rate of the answers of the kind the phase is about (sold-out answers in the sold-out
     /// phase).
     pub sold_out_rate: f64,

@@ -14,16 +14,18 @@ mod payments;
 mod procs;
 mod redis_hold;
 mod report;
+mod server_cpu;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use infra::{Infra, count};
 use load::{PhaseStats, Sample};
-use procs::{CpuSnapshot, GatewaySpec, RssSampler};
+use procs::{CpuSnapshot, GatewaySpec, RssSampler, cores_since, cpu_ticks};
 use report::{Machine, Report, Verification};
 use reqwest::header::CONTENT_TYPE;
 use sea_orm::{Database, DatabaseConnection, Value};
 use serde_json::{Value as Json, json};
+use server_cpu::ServerCpuSnapshot;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -276,7 +278,7 @@ async fn run(
         .build()?;
     let logs = tempfile::tempdir()?;
 
-    let (_mock, mock_url) = procs::start_mock(&bin_dir, &control).await?;
+    let (mock, mock_url) = procs::start_mock(&bin_dir, &control).await?;
     eprintln!("[bench] miniprogram-mock on {mock_url}");
     let gateway = gateway_spec(args, &root, &bin_dir, infra, &mock_url, logs.path(), [])?;
     let base = gateway.base_url.clone();
@@ -399,6 +401,8 @@ async fn run(
     };
     let everyone: Arc<Vec<usize>> = Arc::new((0..patients.len()).collect());
     let cpu = CpuSnapshot::take(pid);
+    let servers = ServerCpuSnapshot::take(&db).await?;
+    let mock_ticks = cpu_ticks(mock.pid());
     let (rush_samples, elapsed) = load::run(
         "booking rush",
         args.attempts,
@@ -408,6 +412,8 @@ async fn run(
     .await;
     let mut rush = PhaseStats::from_samples(&rush_samples, elapsed);
     rush.cpu = cpu.since(pid, elapsed, ticks);
+    rush.servers = servers.since(&db, elapsed, ticks).await?;
+    rush.mock = cores_since(mock_ticks, cpu_ticks(mock.pid()), elapsed, ticks);
     eprintln!(
         "[bench] rush: {:.0} attempts/s, p99 {:.2} ms, {} held, {} sold out, {} already booked, {} unexpected",
         rush.rate,
@@ -431,6 +437,8 @@ async fn run(
         bail!("every patient got a place; nothing can be sold out");
     }
     let cpu = CpuSnapshot::take(pid);
+    let servers = ServerCpuSnapshot::take(&db).await?;
+    let mock_ticks = cpu_ticks(mock.pid());
     let (sold_out_samples, elapsed) = load::run(
         "sold-out attempts",
         args.sold_out_attempts,
@@ -440,6 +448,8 @@ async fn run(
     .await;
     let mut sold_out = PhaseStats::from_samples(&sold_out_samples, elapsed);
     sold_out.cpu = cpu.since(pid, elapsed, ticks);
+    sold_out.servers = servers.since(&db, elapsed, ticks).await?;
+    sold_out.mock = cores_since(mock_ticks, cpu_ticks(mock.pid()), elapsed, ticks);
     eprintln!(
         "[bench] sold-out: {:.0} answers/s ({} SLOT_SOLD_OUT of {}), p99 {:.2} ms",
         sold_out.sold_out_rate, sold_out.sold_out, sold_out.requests, sold_out.p99_ms

@@ -253,17 +253,26 @@ impl CpuSnapshot {
 
     pub fn since(&self, gateway_pid: u32, elapsed: Duration, ticks_per_second: f64) -> CpuUse {
         let now = Self::take(gateway_pid);
-        let cores = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => {
-                b.saturating_sub(a) as f64 / ticks_per_second / elapsed.as_secs_f64()
-            }
-            _ => 0.0,
-        };
+        let cores = |a, b| cores_since(a, b, elapsed, ticks_per_second);
         CpuUse {
             gateway: cores(self.gateway, now.gateway),
             client: cores(self.client, now.client),
             machine: cores(self.machine, now.machine),
         }
+    }
+}
+
+/// The cores a process used between two readings of its CPU ticks `elapsed` apart (0 when
+/// either is missing).
+pub fn cores_since(
+    before: Option<u64>,
+    after: Option<u64>,
+    elapsed: Duration,
+    ticks_per_second: f64,
+) -> f64 {
+    match (before, after) {
+        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / ticks_per_second / elapsed.as_secs_f64(),
+        _ => 0.0,
     }
 }
 

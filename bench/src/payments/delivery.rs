@@ -4,9 +4,9 @@
 
 use super::db_activity::DbActivity;
 use super::notifications::WechatNotification;
-use super::server_cpu::ServerCpu;
 use crate::load::percentile_ms;
 use crate::procs::CpuUse;
+use crate::server_cpu::ServerCpu;
 use reqwest::header::CONTENT_TYPE;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

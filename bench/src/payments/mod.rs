@@ -13,7 +13,6 @@ mod in_process;
 mod notifications;
 mod openssl;
 mod report;
-mod server_cpu;
 mod settlement;
 mod setup;
 
@@ -23,6 +22,7 @@ use crate::Args;
 use crate::infra::Infra;
 use crate::load;
 use crate::procs::{self, CpuSnapshot};
+use crate::server_cpu::ServerCpuSnapshot;
 use anyhow::Context;
 use chrono::Utc;
 use db_activity::{DbCounters, STATS_SETTLE};
@@ -34,7 +34,6 @@ use notifications::{
 };
 use report::{InProcess, OverHttp, Setup};
 use sea_orm::{Database, DatabaseConnection};
-use server_cpu::ServerCpuSnapshot;
 use setup::Channel;
 use std::future::Future;
 use std::path::Path;

@@ -491,8 +491,8 @@ fn bound(s: &DeliveryStats, nproc: usize) -> String {
 mod tests {
     use super::*;
     use crate::payments::db_activity::{DbActivity, TableScans};
-    use crate::payments::server_cpu::ServerCpu;
     use crate::procs::CpuUse;
+    use crate::server_cpu::ServerCpu;
 
     fn stats(rate: f64, machine: f64) -> DeliveryStats {
         DeliveryStats {
