@@ -49,6 +49,10 @@ fn a_bad_setting_is_named_at_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("hold_ttl_s"));
 
+    let out = guahao(&[("GUAHAO__DATABASE__MAX_CONNECTIONS", "0")], &["migrate"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.max_connections"));
+
     let out = guahao(&[("GUAHAO_ENV", "staging")], &["migrate"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("GUAHAO_ENV"));
 }

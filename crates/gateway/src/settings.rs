@@ -122,6 +122,13 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
+    /// The pool's size (`booking_core::db::DEFAULT_MAX_CONNECTIONS` unless set).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    booking_core::db::DEFAULT_MAX_CONNECTIONS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -401,6 +408,12 @@ impl Settings {
             return Err(invalid(
                 "booking.hold_ttl_s",
                 "must be between 60 and 3600 seconds",
+            ));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(invalid(
+                "database.max_connections",
+                "must be between 1 and 1000",
             ));
         }
         if !(1..=90).contains(&self.booking.booking_window_days) {

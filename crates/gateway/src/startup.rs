@@ -185,7 +185,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<sea_orm::Datab
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
-    booking_core::db::connect(url)
+    booking_core::db::connect_with(url, settings.database.max_connections)
         .await
         .with_context(|| format!("connecting to database.url ({})", redact(url)))
 }
