@@ -270,6 +270,8 @@ async fn one_identity_racing_in_two_departments_passes_the_day_quota_once() {
             "three departments with a morning session that day"
         );
         let frank = w.patient(9).await;
+        // Frank again, as his sister's patient: only the identity lock keeps the two apart.
+        let frank_by_sister = w.patient_of(w.patient(10).await.0, 9).await;
         w.book(frank, &three[0]).await.unwrap();
         // Two per visit day: only one of the two simultaneous attempts may pass.
         let (s1, s2) = (three[1].clone(), three[2].clone());
@@ -286,8 +288,8 @@ async fn one_identity_racing_in_two_departments_passes_the_day_quota_once() {
         });
         let t2 = tokio::spawn(async move {
             svc2.create(NewBooking {
-                user_id: frank.0,
-                patient_id: frank.1,
+                user_id: frank_by_sister.0,
+                patient_id: frank_by_sister.1,
                 schedule_id: s2.0.id,
                 segment_id: s2.1.id,
                 channel: Channel::Wechat,

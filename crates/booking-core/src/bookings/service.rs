@@ -21,11 +21,11 @@ use crate::rules::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use kv_store::StoreError;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    Statement, TransactionTrait,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -156,6 +156,15 @@ impl BookingService {
     /// (quotas under a per-identity lock, the conditional capacity update, the booking and its
     /// event). Whatever refuses after the Redis hold gives the hold back.
     pub async fn create(&self, request: NewBooking) -> Result<Booking, BookingError> {
+        Ok(self.create_for_payer(request).await?.0)
+    }
+
+    /// [`BookingService::create`], also answering who pays: the account's platform user id
+    /// (openid, Alipay user id), read by the booking transaction's account lock.
+    pub(crate) async fn create_for_payer(
+        &self,
+        request: NewBooking,
+    ) -> Result<(Booking, String), BookingError> {
         let now = self.clock.now();
         let identity = self
             .identity_of(request.user_id, request.patient_id)
@@ -293,18 +302,11 @@ impl BookingService {
         hold_expires_at: DateTime<Utc>,
         resolved: &ResolvedRules,
         now: DateTime<Utc>,
-    ) -> Result<Booking, BookingError> {
+    ) -> Result<(Booking, String), BookingError> {
         let txn = self.db.begin().await?;
-        lock_identity(&txn, identity, request.user_id, now).await?;
-        // The identity may come from the read cache: the patient must still be live now.
-        let live_patient = patient::Entity::find_by_id(request.patient_id)
-            .filter(patient::Column::UserId.eq(request.user_id))
-            .filter(patient::Column::DeletedAt.is_null())
-            .count(&txn)
-            .await?;
-        if live_patient == 0 {
-            return Err(BookingError::PatientNotFound);
-        }
+        let payer = lock_account(&txn, identity, request, now)
+            .await?
+            .ok_or(BookingError::PatientNotFound)?;
         let facts = identity_facts(&txn, identity, request.user_id, now).await?;
         let target = BookingTarget {
             visit_date: schedule.visit_date,
@@ -360,7 +362,7 @@ impl BookingService {
             return Err(BookingError::SoldOut);
         }
         txn.commit().await?;
-        row.try_into()
+        Ok((row.try_into()?, payer))
     }
 
     /// The caller's own bookings, newest first.
@@ -653,30 +655,43 @@ impl BookingService {
 }
 
 /// Serializes booking attempts of one real-name identity (and one account), so that two
-/// simultaneous attempts cannot both pass a quota. PostgreSQL: a transaction-scoped advisory lock
-/// on the identity, plus the account row. SQLite: the account-row update takes the database's
-/// single write lock, which serializes everything.
-async fn lock_identity(
+/// simultaneous attempts cannot both pass a quota, and checks that the patient is still the
+/// account's (the identity may come from the read cache). PostgreSQL: a transaction-scoped
+/// advisory lock on the identity, then the account row. SQLite: the account-row update takes the
+/// database's single write lock, which serializes everything. One statement either way, at every
+/// booking: answers the account's platform user id (who pays), `None` when the patient is gone.
+async fn lock_account(
     txn: &DatabaseTransaction,
     identity: &str,
-    user_id: Uuid,
+    request: &NewBooking,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [identity.into()],
-        ))
-        .await?;
-    }
-    let touch = Query::update()
-        .table(Alias::new("users"))
-        .value(Alias::new("updated_at"), now)
-        .and_where(Expr::col(Alias::new("id")).eq(user_id))
-        .to_owned();
-    txn.execute(&touch).await?;
-    Ok(())
+) -> Result<Option<String>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![
+        now.into(),
+        request.user_id.into(),
+        request.patient_id.into(),
+    ];
+    let sql = match backend {
+        // The lock is an uncorrelated condition: PostgreSQL takes it once, before it reads the
+        // account row.
+        DbBackend::Postgres => {
+            values.push(identity.into());
+            "WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0))) \
+             UPDATE users SET updated_at = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM locked) \
+             AND EXISTS (SELECT 1 FROM patients WHERE id = $3 AND user_id = $2 \
+             AND deleted_at IS NULL) RETURNING platform_user_id"
+        }
+        _ => {
+            "UPDATE users SET updated_at = ?1 WHERE id = ?2 \
+             AND EXISTS (SELECT 1 FROM patients WHERE id = ?3 AND user_id = ?2 \
+             AND deleted_at IS NULL) RETURNING platform_user_id"
+        }
+    };
+    txn.query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .map(|row| row.try_get::<String>("", "platform_user_id"))
+        .transpose()
 }
 
 /// What the quota rules need to know about the identity and the account. The suspension is the

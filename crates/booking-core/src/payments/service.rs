@@ -8,7 +8,6 @@ use super::provider::{
     OrderRequest, PaidOrder, PaymentProvider, ProviderError, RefundRequest, RefundState,
 };
 use crate::accounts::Channel;
-use crate::accounts::entity::user;
 use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor, Transition};
 use crate::bookings::{
@@ -116,9 +115,8 @@ impl PaymentService {
         &self,
         request: NewBooking,
     ) -> Result<(Booking, serde_json::Value), PaymentError> {
-        let user_id = request.user_id;
-        let booking = self.bookings.create(request).await?;
-        match self.open_order(&booking, user_id).await {
+        let (booking, payer) = self.bookings.create_for_payer(request).await?;
+        match self.open_order(&booking, payer).await {
             Ok(payload) => Ok((booking, payload)),
             Err(error) => {
                 let actor = Actor::System("payments");
@@ -134,17 +132,14 @@ impl PaymentService {
         }
     }
 
+    /// Opens `booking`'s order at its channel's provider for `payer` (the account's platform
+    /// user id) and records the payment row.
     async fn open_order(
         &self,
         booking: &Booking,
-        user_id: Uuid,
+        payer: String,
     ) -> Result<serde_json::Value, PaymentError> {
         let provider = self.providers.for_channel(booking.channel);
-        let payer = user::Entity::find_by_id(user_id)
-            .one(&self.bookings.db)
-            .await?
-            .ok_or(BookingError::NotFound)?
-            .platform_user_id;
         let opened = provider
             .open_order(&OrderRequest {
                 out_trade_no: booking.out_trade_no.clone(),
