@@ -514,3 +514,71 @@ async fn quotas_count_the_person_across_accounts_and_the_account_across_its_pati
         );
     }
 }
+
+/// The marker reads every visit that may have been missed at once: each is judged by the rule
+/// set over its own schedule, and visits of later days are left alone.
+#[tokio::test]
+async fn the_no_show_marker_judges_each_visit_by_its_own_rules() {
+    for w in worlds().await {
+        // Monday 08:00 (Shanghai): today's 10:00 visits in two departments, one tomorrow.
+        w.clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap());
+        let today = w.sessions_with_capacity(0, 2, 50).await;
+        let strict = today[0].clone();
+        let lenient = today
+            .iter()
+            .find(|s| s.0.department_id != strict.0.department_id)
+            .expect("a 10:00 visit today in another department")
+            .clone();
+        let tomorrow = w.sessions_with_capacity(1, 0, 50).await.remove(0);
+        let admin = w.operator("no-show-admin", None).await;
+        w.rule_sets
+            .publish(
+                RuleSetDraft {
+                    scope: RuleScope::Department(lenient.0.department_id),
+                    effective_from: w.clock.now(),
+                    rules: json!({"check_in_close_minutes_after": 90}),
+                },
+                &admin,
+            )
+            .await
+            .unwrap();
+        let mut visits = Vec::new();
+        for (n, session) in [(41, &strict), (42, &lenient), (43, &tomorrow)] {
+            let booking = w.book(w.patient(n).await, session).await.unwrap();
+            w.service
+                .confirm(booking.id, &Actor::Provider("wechatpay"), None)
+                .await
+                .unwrap()
+                .expect("confirmed");
+            visits.push(booking.id);
+        }
+        let db = &w.db;
+        let status = move |id: Uuid| async move {
+            booking_core::bookings::entity::booking::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        };
+
+        // 10:30:01: the default window (30 minutes after the start) has closed.
+        w.clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 2, 30, 1).unwrap());
+        assert_eq!(w.service.mark_no_shows().await.unwrap(), 1, "{}", w.label);
+        assert_eq!(status(visits[0]).await, "no_show", "{}", w.label);
+        assert_eq!(
+            status(visits[1]).await,
+            "confirmed",
+            "{}: 90 minutes there",
+            w.label
+        );
+        // 11:30:01: the lenient department's window has closed too; tomorrow's visit waits.
+        w.clock
+            .set(Utc.with_ymd_and_hms(2026, 11, 23, 3, 30, 1).unwrap());
+        assert_eq!(w.service.mark_no_shows().await.unwrap(), 1, "{}", w.label);
+        assert_eq!(status(visits[1]).await, "no_show", "{}", w.label);
+        assert_eq!(status(visits[2]).await, "confirmed", "{}", w.label);
+    }
+}

@@ -16,6 +16,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, Statement, TransactionTrait,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// How long a visit code shown as a QR code stays valid; the page refreshes it.
@@ -248,29 +249,47 @@ impl BookingService {
     pub async fn mark_no_shows(&self) -> Result<u32, BookingError> {
         let now = self.clock.now();
         let today = now.with_timezone(&shanghai()).date_naive();
-        let candidates = booking::Entity::find()
+        // Only visits of today or before can have let their check-in window close: those, with
+        // their schedules, then their segments and the rule sets over them, in three reads
+        // however many there are.
+        let candidates: Vec<(booking::Model, schedule::Model)> = booking::Entity::find()
             .filter(booking::Column::Status.eq(BookingStatus::Confirmed.as_str()))
+            .find_also_related(schedule::Entity)
+            .filter(schedule::Column::VisitDate.lte(today))
             .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|(row, schedule)| Some((row, schedule?)))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let mut schedule_ids: Vec<Uuid> = candidates.iter().map(|(_, s)| s.id).collect();
+        schedule_ids.sort_unstable();
+        schedule_ids.dedup();
+        let segments: HashMap<Uuid, schedule_segment::Model> = schedule_segment::Entity::find()
+            .filter(schedule_segment::Column::ScheduleId.is_in(schedule_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|segment| (segment.id, segment))
+            .collect();
+        let rule_candidates = self
+            .rule_candidates_of(candidates.iter().map(|(_, schedule)| schedule))
             .await?;
         let actor = Actor::System("no_show_marker");
         let mut marked = 0;
-        for row in candidates {
-            let Some(schedule) = schedule::Entity::find_by_id(row.schedule_id)
-                .one(&self.db)
-                .await?
-            else {
+        for (row, schedule) in &candidates {
+            let Some(segment) = segments.get(&row.segment_id) else {
                 continue;
             };
-            if schedule.visit_date > today {
-                continue;
-            }
-            let Some(segment) = schedule_segment::Entity::find_by_id(row.segment_id)
-                .one(&self.db)
-                .await?
-            else {
-                continue;
-            };
-            let rules = self.rules_in_force(&schedule, now).await?;
+            let rules = rules::resolve(
+                &rule_candidates,
+                schedule.hospital_id,
+                schedule.department_id,
+                schedule.doctor_id,
+                now,
+            );
             let window = rules::check_in_window_bounds(
                 &rules.rules,
                 schedule.visit_date,

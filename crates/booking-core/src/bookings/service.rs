@@ -602,7 +602,15 @@ impl BookingService {
         &self,
         schedule: &schedule::Model,
     ) -> Result<Vec<VersionedRuleSet>, BookingError> {
-        super::rule_sets::candidates_for(&self.db, [schedule])
+        self.rule_candidates_of([schedule]).await
+    }
+
+    /// Every rule set that may govern any of `schedules`, in one read.
+    pub(crate) async fn rule_candidates_of<'a>(
+        &self,
+        schedules: impl IntoIterator<Item = &'a schedule::Model>,
+    ) -> Result<Vec<VersionedRuleSet>, BookingError> {
+        super::rule_sets::candidates_for(&self.db, schedules)
             .await
             .map_err(|e| match e {
                 StoredRulesError::Database(e) => BookingError::Database(e),
