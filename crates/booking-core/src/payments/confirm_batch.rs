@@ -16,7 +16,7 @@ use crate::bookings::BookingStatus;
 use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor};
 use futures_util::future::join_all;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, PgFunc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
     TransactionTrait, TryIntoModel, Value,
@@ -110,14 +110,16 @@ impl PaymentService {
         let mut by_provider = Condition::any();
         let providers: HashSet<&str> = jobs.iter().map(|job| job.provider).collect();
         for provider in providers {
-            let orders = jobs
+            let orders: Vec<String> = jobs
                 .iter()
                 .filter(|job| job.provider == provider)
-                .map(|job| job.paid.out_trade_no.as_str());
+                .map(|job| job.paid.out_trade_no.clone())
+                .collect();
             by_provider = by_provider.add(
-                payment::Column::Provider
-                    .eq(provider)
-                    .and(payment::Column::OutTradeNo.is_in(orders)),
+                payment::Column::Provider.eq(provider).and(
+                    Expr::col((payment::Entity, payment::Column::OutTradeNo))
+                        .eq(PgFunc::any(Expr::val(orders))),
+                ),
             );
         }
         let found: HashMap<(String, String), (payment::Model, booking::Model)> =
@@ -151,13 +153,11 @@ impl PaymentService {
         schedules.sort_unstable();
         schedules.dedup();
         // The per-schedule locks of `BookingService::confirm_in`, taken in one order everywhere.
+        let schedules: Vec<String> = schedules.iter().map(Uuid::to_string).collect();
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
-                "SELECT pg_advisory_xact_lock(hashtextextended(s, 1)) FROM (VALUES {}) AS v(s)",
-                placeholders(schedules.len(), 1, &["text"])
-            ),
-            schedules.iter().map(|s| Value::from(s.to_string())),
+            "SELECT pg_advisory_xact_lock(hashtextextended(s, 1)) FROM unnest($1::text[]) AS v(s)",
+            [Value::from(schedules)],
         ))
         .await?;
         // Each booking's event, built as every transition builds it; the statement below
@@ -189,32 +189,39 @@ impl PaymentService {
         // every event of a confirmation shares is sent once, the rest per row, so that 64 rows
         // stay within `MAX_INSERT_BYTES`.
         let shared = &events[0];
-        let mut values = vec![
+        let column =
+            |cell: &dyn Fn(usize) -> Value| -> Vec<Value> { (0..chosen.len()).map(cell).collect() };
+        let values = vec![
             Value::from(now),
             Value::from(BookingStatus::Confirmed.as_str()),
             Value::from(BookingStatus::PendingPayment.as_str()),
             Value::from("paid"),
             Value::from(shared.actor_type.as_str()),
             Value::from(shared.reason.clone()),
+            array(ArrayType::Uuid, column(&|k| chosen[k].2.id.into())),
+            array(ArrayType::Uuid, column(&|k| chosen[k].2.schedule_id.into())),
+            array(ArrayType::Int, column(&|k| (k as i32).into())),
+            array(ArrayType::Uuid, column(&|k| chosen[k].1.id.into())),
+            array(
+                ArrayType::String,
+                column(&|k| jobs[chosen[k].0].paid.provider_txn_id.clone().into()),
+            ),
+            array(ArrayType::Uuid, column(&|k| events[k].id.into())),
+            array(
+                ArrayType::String,
+                column(&|k| events[k].provider.clone().into()),
+            ),
+            array(
+                ArrayType::String,
+                column(&|k| events[k].details.clone().into()),
+            ),
         ];
-        for (order, ((i, payment, row), event)) in chosen.iter().zip(&events).enumerate() {
-            values.extend([
-                Value::from(row.id),
-                Value::from(row.schedule_id),
-                Value::from(order as i32),
-                Value::from(payment.id),
-                Value::from(jobs[*i].paid.provider_txn_id.as_str()),
-                Value::from(event.id),
-                Value::from(event.provider.clone()),
-                Value::from(event.details.clone()),
-            ]);
-        }
         let counts = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!(
-                    "WITH batch AS (\
-                       SELECT * FROM (VALUES {}) \
+                "WITH batch AS (\
+                       SELECT * FROM unnest($7::uuid[], $8::uuid[], $9::int4[], $10::uuid[], \
+                       $11::text[], $12::uuid[], $13::text[], $14::text[]) \
                        AS v(id, schedule_id, ord, payment_id, txn, event_id, provider, details)), \
                      numbered AS (\
                        SELECT batch.*, COALESCE((SELECT MAX(b.visit_number) FROM bookings b \
@@ -241,12 +248,6 @@ impl PaymentService {
                      SELECT (SELECT COUNT(*) FROM confirmed) AS confirmed, \
                      (SELECT COUNT(*) FROM settled) AS settled, \
                      (SELECT COUNT(*) FROM recorded) AS recorded",
-                    placeholders(
-                        chosen.len(),
-                        7,
-                        &["uuid", "uuid", "int4", "uuid", "text", "uuid", "text", "text"]
-                    )
-                ),
                 values,
             ))
             .await?
@@ -294,31 +295,8 @@ fn wire_bytes(log: &callback_log::ActiveModel) -> usize {
     log.raw_body.try_as_ref().map_or(0, Vec::len) + log.headers.try_as_ref().map_or(0, String::len)
 }
 
-/// `($first::t1, $(first+1)::t2), (…), …` for `rows` rows of the column types `types`.
-fn placeholders(rows: usize, first: usize, types: &[&str]) -> String {
-    (0..rows)
-        .map(|row| {
-            let cells: Vec<String> = types
-                .iter()
-                .enumerate()
-                .map(|(col, ty)| format!("${}::{ty}", first + row * types.len() + col))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_number_rows_after_the_fixed_parameters() {
-        assert_eq!(placeholders(1, 1, &["text"]), "($1::text)");
-        assert_eq!(
-            placeholders(2, 4, &["uuid", "int4"]),
-            "($4::uuid, $5::int4), ($6::uuid, $7::int4)"
-        );
-    }
+/// One array parameter of `cells`, all of type `kind`: the batch's statements take one array per
+/// column, so their text (and prepared statement) is the same whatever the batch's size.
+fn array(kind: ArrayType, cells: Vec<Value>) -> Value {
+    Value::Array(kind, Some(Box::new(cells)))
 }
