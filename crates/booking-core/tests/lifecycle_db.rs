@@ -258,12 +258,12 @@ async fn one_identity_racing_in_two_departments_passes_the_day_quota_once() {
     for w in worlds().await {
         w.clock
             .set(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
-        let sessions = w.sessions_with_capacity(3, 0, CAPACITY).await;
-        let mut by_department = BTreeMap::new();
-        for s in &sessions {
-            by_department.entry(s.0.department_id).or_insert(s.clone());
-        }
-        let three: Vec<_> = by_department.into_values().take(3).collect();
+        let three: Vec<_> = w
+            .sessions_in_distinct_departments(3, 0, CAPACITY)
+            .await
+            .into_iter()
+            .take(3)
+            .collect();
         assert_eq!(
             three.len(),
             3,

@@ -468,11 +468,12 @@ async fn quotas_count_the_person_across_accounts_and_the_account_across_its_pati
         // Monday 09:00; visits on Thursday in three departments.
         w.clock
             .set(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
-        let mut by_department = std::collections::BTreeMap::new();
-        for s in w.sessions_with_capacity(3, 0, 50).await {
-            by_department.entry(s.0.department_id).or_insert(s);
-        }
-        let three: Vec<Session> = by_department.into_values().take(3).collect();
+        let three: Vec<Session> = w
+            .sessions_in_distinct_departments(3, 0, 50)
+            .await
+            .into_iter()
+            .take(3)
+            .collect();
         assert_eq!(three.len(), 3, "three departments with a Thursday morning");
         // Two unfinished bookings per account in these hospitals, from now on.
         let admin = w.operator("quota-admin", None).await;

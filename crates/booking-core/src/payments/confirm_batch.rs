@@ -189,8 +189,6 @@ impl PaymentService {
         // every event of a confirmation shares is sent once, the rest per row, so that 64 rows
         // stay within `MAX_INSERT_BYTES`.
         let shared = &events[0];
-        let column =
-            |cell: &dyn Fn(usize) -> Value| -> Vec<Value> { (0..chosen.len()).map(cell).collect() };
         let values = vec![
             Value::from(now),
             Value::from(BookingStatus::Confirmed.as_str()),
@@ -198,22 +196,33 @@ impl PaymentService {
             Value::from("paid"),
             Value::from(shared.actor_type.as_str()),
             Value::from(shared.reason.clone()),
-            array(ArrayType::Uuid, column(&|k| chosen[k].2.id.into())),
-            array(ArrayType::Uuid, column(&|k| chosen[k].2.schedule_id.into())),
-            array(ArrayType::Int, column(&|k| (k as i32).into())),
-            array(ArrayType::Uuid, column(&|k| chosen[k].1.id.into())),
             array(
-                ArrayType::String,
-                column(&|k| jobs[chosen[k].0].paid.provider_txn_id.clone().into()),
-            ),
-            array(ArrayType::Uuid, column(&|k| events[k].id.into())),
-            array(
-                ArrayType::String,
-                column(&|k| events[k].provider.clone().into()),
+                ArrayType::Uuid,
+                chosen.iter().map(|(_, _, row)| row.id.into()),
             ),
             array(
+                ArrayType::Uuid,
+                chosen.iter().map(|(_, _, row)| row.schedule_id.into()),
+            ),
+            array(ArrayType::Int, (0..chosen.len() as i32).map(Value::from)),
+            array(
+                ArrayType::Uuid,
+                chosen.iter().map(|(_, payment, _)| payment.id.into()),
+            ),
+            array(
                 ArrayType::String,
-                column(&|k| events[k].details.clone().into()),
+                chosen
+                    .iter()
+                    .map(|(i, _, _)| jobs[*i].paid.provider_txn_id.clone().into()),
+            ),
+            array(ArrayType::Uuid, events.iter().map(|e| e.id.into())),
+            array(
+                ArrayType::String,
+                events.iter().map(|e| e.provider.clone().into()),
+            ),
+            array(
+                ArrayType::String,
+                events.iter().map(|e| e.details.clone().into()),
             ),
         ];
         let counts = txn
@@ -297,6 +306,6 @@ fn wire_bytes(log: &callback_log::ActiveModel) -> usize {
 
 /// One array parameter of `cells`, all of type `kind`: the batch's statements take one array per
 /// column, so their text (and prepared statement) is the same whatever the batch's size.
-fn array(kind: ArrayType, cells: Vec<Value>) -> Value {
-    Value::Array(kind, Some(Box::new(cells)))
+fn array(kind: ArrayType, cells: impl Iterator<Item = Value>) -> Value {
+    Value::Array(kind, Some(Box::new(cells.collect())))
 }

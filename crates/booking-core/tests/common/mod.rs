@@ -170,6 +170,23 @@ impl World {
         sessions
     }
 
+    /// Like `sessions_with_capacity`, one session per department (the first by id of each),
+    /// ordered by department.
+    pub async fn sessions_in_distinct_departments(
+        &self,
+        days: u64,
+        nth: usize,
+        capacity: i32,
+    ) -> Vec<Session> {
+        let mut by_department = std::collections::BTreeMap::new();
+        for session in self.sessions_with_capacity(days, nth, capacity).await {
+            by_department
+                .entry(session.0.department_id)
+                .or_insert(session);
+        }
+        by_department.into_values().collect()
+    }
+
     /// `who` books a place in `session` through the booking service.
     pub async fn book(
         &self,
