@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod checkin;
 pub mod clock;
 pub mod db;
+mod group_commit;
 pub mod identity;
 pub mod inventory;
 pub mod money;

@@ -6,6 +6,7 @@ pub mod entity;
 mod lifecycle;
 mod out_trade_no;
 mod read_cache;
+mod record_batch;
 pub mod rule_sets;
 mod service;
 mod status;

@@ -1,9 +1,10 @@
 //! The booking service: create (hold) a booking, read the caller's bookings, cancel, expire
 //! holds, and warm the inventory from the database.
 
-use super::entity::booking;
+use super::entity::{booking, booking_event};
 use super::out_trade_no::new_out_trade_no;
 use super::read_cache::{CachedSchedule, ReadCache};
+use super::record_batch::{Job, RecordQueue, record_queue};
 use super::rule_sets::StoredRulesError;
 use super::status::BookingStatus;
 use super::transitions::{self, Actor, Transition};
@@ -21,14 +22,15 @@ use crate::rules::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use kv_store::StoreError;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, PgFunc, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -122,12 +124,77 @@ impl From<RuleRefusal> for BookingError {
     }
 }
 
+/// A place held in Redis for a booking not yet written (`hold_place`, then `record_held`).
+#[derive(Clone)]
+pub(crate) struct HeldPlace {
+    pub(super) request: NewBooking,
+    pub(super) schedule: Arc<CachedSchedule>,
+    pub(super) identity: String,
+    pub(super) booking_id: Uuid,
+    hold_expires_at: DateTime<Utc>,
+    resolved: ResolvedRules,
+    pub(super) now: DateTime<Utc>,
+}
+
+impl HeldPlace {
+    /// The quotas, against what the database of record holds for the identity and account.
+    pub(super) fn check_quotas(&self, facts: &IdentityFacts) -> Result<(), RuleRefusal> {
+        let schedule = &self.schedule.schedule;
+        let target = BookingTarget {
+            visit_date: schedule.visit_date,
+            hospital_id: schedule.hospital_id,
+            department_id: schedule.department_id,
+        };
+        rules::check_quotas(&self.resolved.rules, self.now, &target, facts)
+    }
+
+    /// The booking row and its first event, `pending_payment`.
+    pub(super) fn rows(&self) -> (booking::Model, booking_event::ActiveModel) {
+        let (request, schedule, now) = (&self.request, &self.schedule.schedule, self.now);
+        let row = booking::Model {
+            id: self.booking_id,
+            user_id: request.user_id,
+            patient_id: request.patient_id,
+            identity_hash: self.identity.clone(),
+            schedule_id: schedule.id,
+            segment_id: request.segment_id,
+            channel: request.channel.as_str().to_owned(),
+            status: BookingStatus::PendingPayment.as_str().to_owned(),
+            out_trade_no: new_out_trade_no(),
+            amount_fen: schedule.fee_fen,
+            hold_expires_at: self.hold_expires_at,
+            visit_number: None,
+            rule_version: Some(self.resolved.version_label.clone()),
+            idempotency_key: None,
+            confirmed_at: None,
+            cancelled_at: None,
+            checked_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = transitions::event_row(
+            self.booking_id,
+            None,
+            BookingStatus::PendingPayment,
+            &Actor::Patient(request.user_id),
+            Some("place held"),
+            None,
+            Some(
+                serde_json::json!({"rule_version": self.resolved.version_label, "hold_expires_at": self.hold_expires_at}),
+            ),
+            now,
+        );
+        (row, event)
+    }
+}
+
 #[derive(Clone)]
 pub struct BookingService {
     pub(crate) db: DatabaseConnection,
     pub(crate) inventory: Arc<dyn SlotInventory>,
     pub(crate) clock: Arc<dyn Clock>,
     cache: Arc<ReadCache>,
+    recorder: Arc<RecordQueue>,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -137,6 +204,7 @@ impl std::fmt::Debug for BookingService {
 }
 
 const LIVE: [&str; 3] = ["pending_payment", "confirmed", "checked_in"];
+const NO_SHOW: &str = BookingStatus::NoShow.as_str();
 
 impl BookingService {
     pub fn new(
@@ -149,6 +217,7 @@ impl BookingService {
             inventory,
             clock,
             cache: Arc::new(ReadCache::default()),
+            recorder: Arc::new(record_queue()),
         }
     }
 
@@ -165,6 +234,13 @@ impl BookingService {
         &self,
         request: NewBooking,
     ) -> Result<(Booking, String), BookingError> {
+        let held = self.hold_place(request).await?;
+        self.record_held(held).await
+    }
+
+    /// The rules that need no database, then the Redis hold: a winner of the rush leaves here
+    /// with its place held, before any database work.
+    async fn hold_place(&self, request: NewBooking) -> Result<HeldPlace, BookingError> {
         let now = self.clock.now();
         let identity = self
             .identity_of(request.user_id, request.patient_id)
@@ -201,29 +277,56 @@ impl BookingService {
         let hold_expires_at = rules::hold_expires_at(&resolved.rules, now);
         self.hold_in_inventory(schedule, segment.id, &identity, booking_id, hold_expires_at)
             .await?;
+        Ok(HeldPlace {
+            request,
+            schedule: Arc::clone(&cached),
+            identity,
+            booking_id,
+            hold_expires_at,
+            resolved,
+            now,
+        })
+    }
 
-        let result = self
-            .create_in_database(
-                &request,
-                schedule,
-                &identity,
-                booking_id,
-                hold_expires_at,
-                &resolved,
-                now,
-            )
-            .await;
+    /// The database transaction behind a Redis hold: quotas under the identity's lock, the
+    /// booking, its event and the conditional capacity update; on PostgreSQL together with
+    /// the other holds waiting (`record_batch`). If the database refuses, the hold is given back.
+    async fn record_held(&self, held: HeldPlace) -> Result<(Booking, String), BookingError> {
+        let result = match self.db.get_database_backend() {
+            DbBackend::Postgres => self.record_together(&held).await,
+            _ => self.create_in_database(&held).await,
+        };
         if result.is_err() {
             // The database refused: the Redis hold must not leak.
+            let booking_id = held.booking_id;
             if let Err(e) = self
                 .inventory
-                .release(schedule.id, &identity, booking_id)
+                .release(held.schedule.schedule.id, &held.identity, booking_id)
                 .await
             {
                 tracing::error!(%booking_id, error = %e, "could not give back a Redis hold; reconcile will repair it");
             }
         }
         result
+    }
+
+    async fn record_together(&self, held: &HeldPlace) -> Result<(Booking, String), BookingError> {
+        let (reply, answer) = oneshot::channel();
+        let service = self.clone();
+        self.recorder.submit(
+            Job {
+                held: held.clone(),
+                reply,
+            },
+            move |batch| {
+                let service = service.clone();
+                async move { service.record_batch(batch).await }
+            },
+        );
+        match answer.await {
+            Ok(Some(decided)) => decided,
+            Ok(None) | Err(_) => self.create_in_database(held).await,
+        }
     }
 
     /// The release-time rush is mostly people too late: this answers them from one Redis read,
@@ -292,73 +395,34 @@ impl BookingService {
         unreachable!("the loop returns on its second attempt")
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The one-at-a-time path: SQLite, and on PostgreSQL whatever a batch did not decide.
     async fn create_in_database(
         &self,
-        request: &NewBooking,
-        schedule: &schedule::Model,
-        identity: &str,
-        booking_id: Uuid,
-        hold_expires_at: DateTime<Utc>,
-        resolved: &ResolvedRules,
-        now: DateTime<Utc>,
+        held: &HeldPlace,
     ) -> Result<(Booking, String), BookingError> {
         let txn = self.db.begin().await?;
-        let payer = lock_account(&txn, identity, request, now)
+        let payer = lock_account(&txn, &held.identity, &held.request, held.now)
             .await?
             .ok_or(BookingError::PatientNotFound)?;
-        let facts = identity_facts(&txn, identity, request.user_id, now).await?;
-        let target = BookingTarget {
-            visit_date: schedule.visit_date,
-            hospital_id: schedule.hospital_id,
-            department_id: schedule.department_id,
-        };
-        rules::check_quotas(&resolved.rules, now, &target, &facts)?;
-
-        let row = booking::ActiveModel {
-            id: Set(booking_id),
-            user_id: Set(request.user_id),
-            patient_id: Set(request.patient_id),
-            identity_hash: Set(identity.to_owned()),
-            schedule_id: Set(schedule.id),
-            segment_id: Set(request.segment_id),
-            channel: Set(request.channel.as_str().to_owned()),
-            status: Set(BookingStatus::PendingPayment.as_str().to_owned()),
-            out_trade_no: Set(new_out_trade_no()),
-            amount_fen: Set(schedule.fee_fen),
-            hold_expires_at: Set(hold_expires_at),
-            visit_number: Set(None),
-            rule_version: Set(Some(resolved.version_label.clone())),
-            idempotency_key: Set(None),
-            confirmed_at: Set(None),
-            cancelled_at: Set(None),
-            checked_in_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| match live_duplicate(&e) {
-            true => BookingError::AlreadyBooked {
-                booking_id: Uuid::nil(),
-            },
-            false => BookingError::Database(e),
-        })?;
-        transitions::event_row(
-            booking_id,
-            None,
-            BookingStatus::PendingPayment,
-            &Actor::Patient(request.user_id),
-            Some("place held"),
-            None,
-            Some(serde_json::json!({"rule_version": resolved.version_label, "hold_expires_at": hold_expires_at})),
-            now,
-        )
-        .insert(&txn)
-        .await?;
+        let facts = identity_facts(&txn, &[(&held.identity, held.request.user_id)], held.now)
+            .await?
+            .remove(0);
+        held.check_quotas(&facts)?;
+        let (row, event) = held.rows();
+        row.clone()
+            .into_active_model()
+            .insert(&txn)
+            .await
+            .map_err(|e| match live_duplicate(&e) {
+                true => BookingError::AlreadyBooked {
+                    booking_id: Uuid::nil(),
+                },
+                false => BookingError::Database(e),
+            })?;
+        event.insert(&txn).await?;
         // Last before the commit: at a release-time rush every winner of a segment queues on
         // this one counter row, so its lock is held for as short a time as possible.
-        if !take_place(&txn, request.segment_id).await? {
+        if !take_place(&txn, held.request.segment_id).await? {
             return Err(BookingError::SoldOut);
         }
         txn.commit().await?;
@@ -702,50 +766,73 @@ async fn lock_account(
         .transpose()
 }
 
-/// What the quota rules need to know about the identity and the account. The suspension is the
-/// identity's own (see `suspensions`): each no-show judged under its booking's rules, lifts
-/// taken into account.
-async fn identity_facts(
+/// What the quota rules need to know about each (identity, account) of `wanted`, in its order.
+/// The suspension is the identity's own (see `suspensions`): each no-show judged under its
+/// booking's rules, lifts taken into account.
+pub(super) async fn identity_facts(
     txn: &DatabaseTransaction,
-    identity: &str,
-    user_id: Uuid,
+    wanted: &[(&str, Uuid)],
     now: DateTime<Utc>,
-) -> Result<IdentityFacts, BookingError> {
-    // One read for both quotas: the unfinished bookings of the identity or of the account.
-    let live = booking::Entity::find()
-        .filter(booking::Column::Status.is_in(LIVE))
+) -> Result<Vec<IdentityFacts>, BookingError> {
+    // One read for the quotas and the no-show ladder: the unfinished bookings of the
+    // identities or of the accounts, and the identities' missed visits.
+    let identities: Vec<String> = wanted.iter().map(|(i, _)| (*i).to_owned()).collect();
+    let users: Vec<Uuid> = wanted.iter().map(|(_, u)| *u).collect();
+    let rows = booking::Entity::find()
+        .filter(booking::Column::Status.is_in(LIVE.into_iter().chain([NO_SHOW])))
         .filter(
             Condition::any()
-                .add(booking::Column::IdentityHash.eq(identity))
-                .add(booking::Column::UserId.eq(user_id)),
+                .add(one_of(booking::Column::IdentityHash, identities))
+                .add(one_of(booking::Column::UserId, users)),
         )
         .find_also_related(schedule::Entity)
         .all(txn)
         .await?;
-    let mut active_bookings = Vec::new();
-    let mut account_active_bookings = 0;
-    for (booking, schedule) in &live {
-        if booking.identity_hash == identity {
-            let schedule = schedule.as_ref().ok_or_else(|| {
-                BookingError::Corrupted(format!("booking {} has no schedule", booking.id))
-            })?;
-            active_bookings.push(ActiveBooking {
-                visit_date: schedule.visit_date,
-                hospital_id: schedule.hospital_id,
-                department_id: schedule.department_id,
-            });
+    let mut all_facts = Vec::with_capacity(wanted.len());
+    for (identity, user_id) in wanted {
+        let mut facts = IdentityFacts::default();
+        let mut no_shows = Vec::new();
+        for (booking, schedule) in &rows {
+            let own = booking.identity_hash == *identity;
+            if booking.status == NO_SHOW {
+                if own {
+                    no_shows.push((booking.clone(), schedule.clone()));
+                }
+                continue;
+            }
+            if own {
+                let schedule = schedule.as_ref().ok_or_else(|| {
+                    BookingError::Corrupted(format!("booking {} has no schedule", booking.id))
+                })?;
+                facts.active_bookings.push(ActiveBooking {
+                    visit_date: schedule.visit_date,
+                    hospital_id: schedule.hospital_id,
+                    department_id: schedule.department_id,
+                });
+            }
+            if booking.user_id == *user_id {
+                facts.account_active_bookings += 1;
+            }
         }
-        if booking.user_id == user_id {
-            account_active_bookings += 1;
-        }
+        let no_shows = super::suspensions::judged(txn, no_shows).await?;
+        facts.suspended_until =
+            super::suspensions::suspended_until(txn, identity, no_shows, now).await?;
+        all_facts.push(facts);
     }
+    Ok(all_facts)
+}
 
-    let suspended_until = super::suspensions::suspended_until(txn, identity, now).await?;
-    Ok(IdentityFacts {
-        active_bookings,
-        account_active_bookings,
-        suspended_until,
-    })
+/// `column` equal to one of `values`. A batch's (on PostgreSQL) compares with one array,
+/// `= ANY($1)`, so that its statement is the same text, prepared once, whatever its size.
+fn one_of<V>(column: booking::Column, mut values: Vec<V>) -> SimpleExpr
+where
+    V: Into<sea_orm::Value>,
+    Vec<V>: Into<sea_orm::Value>,
+{
+    if values.len() == 1 {
+        return column.eq(values.remove(0));
+    }
+    Expr::col((booking::Entity, column)).eq(PgFunc::any(Expr::val(values)))
 }
 
 /// The conditional capacity update: one more place booked if one is left. The database's

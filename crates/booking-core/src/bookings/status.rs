@@ -33,7 +33,7 @@ impl BookingStatus {
     /// Statuses that occupy a place in the schedule.
     pub const LIVE: [BookingStatus; 3] = [Self::PendingPayment, Self::Confirmed, Self::CheckedIn];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::PendingPayment => "pending_payment",
             Self::Confirmed => "confirmed",

@@ -15,6 +15,7 @@ use super::service::{PaymentError, PaymentService, first_copy, paid_confirmation
 use crate::bookings::BookingStatus;
 use crate::bookings::entity::{booking, booking_event};
 use crate::bookings::transitions::{self, Actor};
+use crate::group_commit::{GroupCommit, array, texts, uuids};
 use futures_util::future::join_all;
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, PgFunc};
 use sea_orm::{
@@ -22,8 +23,6 @@ use sea_orm::{
     TransactionTrait, TryIntoModel, Value,
 };
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -45,50 +44,15 @@ pub(super) struct Job {
     pub reply: oneshot::Sender<Option<Applied>>,
 }
 
-#[derive(Default)]
-pub(super) struct ConfirmQueue {
-    pending: Mutex<Vec<Job>>,
-    /// One drain at a time: a second one, tried, halved the batches and cost more CPU than it
-    /// saved in waiting.
-    draining: AtomicBool,
-}
+/// The payment confirmations waiting for a transaction.
+pub(super) type ConfirmQueue = GroupCommit<Job>;
 
-impl ConfirmQueue {
-    /// Queues `job`. If no batch is being drained, draining starts on a task of its own, so a
-    /// caller that goes away cannot stop a batch that others wait for.
-    pub fn submit(self: &Arc<Self>, service: &PaymentService, job: Job) {
-        self.pending.lock().expect("queue lock").push(job);
-        if !self.draining.swap(true, Ordering::AcqRel) {
-            let queue = Arc::clone(self);
-            let service = service.clone();
-            tokio::spawn(async move { queue.drain(service).await });
-        }
-    }
-
-    async fn drain(self: Arc<Self>, service: PaymentService) {
-        loop {
-            let batch: Vec<Job> = {
-                let mut pending = self.pending.lock().expect("queue lock");
-                let take = pending.len().min(MAX_BATCH);
-                pending.drain(..take).collect()
-            };
-            if batch.is_empty() {
-                self.draining.store(false, Ordering::Release);
-                // A job queued after the empty take saw `draining` still set and started no
-                // drain of its own: take it up, unless a newer drain already has.
-                let left = !self.pending.lock().expect("queue lock").is_empty();
-                if left && !self.draining.swap(true, Ordering::AcqRel) {
-                    continue;
-                }
-                return;
-            }
-            service.confirm_batch(batch).await;
-        }
-    }
+pub(super) fn confirm_queue() -> ConfirmQueue {
+    GroupCommit::new(MAX_BATCH)
 }
 
 impl PaymentService {
-    async fn confirm_batch(&self, jobs: Vec<Job>) {
+    pub(super) async fn confirm_batch(&self, jobs: Vec<Job>) {
         let results = match self.try_confirm_batch(&jobs).await {
             Ok(results) => results,
             Err(error) => {
@@ -196,34 +160,18 @@ impl PaymentService {
             Value::from("paid"),
             Value::from(shared.actor_type.as_str()),
             Value::from(shared.reason.clone()),
-            array(
-                ArrayType::Uuid,
-                chosen.iter().map(|(_, _, row)| row.id.into()),
-            ),
-            array(
-                ArrayType::Uuid,
-                chosen.iter().map(|(_, _, row)| row.schedule_id.into()),
-            ),
-            array(ArrayType::Int, (0..chosen.len() as i32).map(Value::from)),
-            array(
-                ArrayType::Uuid,
-                chosen.iter().map(|(_, payment, _)| payment.id.into()),
-            ),
-            array(
-                ArrayType::String,
+            uuids(chosen.iter().map(|(_, _, row)| row.id)),
+            uuids(chosen.iter().map(|(_, _, row)| row.schedule_id)),
+            array(ArrayType::Int, 0..chosen.len() as i32),
+            uuids(chosen.iter().map(|(_, payment, _)| payment.id)),
+            texts(
                 chosen
                     .iter()
-                    .map(|(i, _, _)| jobs[*i].paid.provider_txn_id.clone().into()),
+                    .map(|(i, _, _)| jobs[*i].paid.provider_txn_id.clone()),
             ),
-            array(ArrayType::Uuid, events.iter().map(|e| e.id.into())),
-            array(
-                ArrayType::String,
-                events.iter().map(|e| e.provider.clone().into()),
-            ),
-            array(
-                ArrayType::String,
-                events.iter().map(|e| e.details.clone().into()),
-            ),
+            uuids(events.iter().map(|e| e.id)),
+            texts(events.iter().map(|e| e.provider.clone())),
+            texts(events.iter().map(|e| e.details.clone())),
         ];
         let counts = txn
             .query_one_raw(Statement::from_sql_and_values(
@@ -302,10 +250,4 @@ impl PaymentService {
 /// What a log row weighs in an insert: the notification's body and headers.
 fn wire_bytes(log: &callback_log::ActiveModel) -> usize {
     log.raw_body.try_as_ref().map_or(0, Vec::len) + log.headers.try_as_ref().map_or(0, String::len)
-}
-
-/// One array parameter of `cells`, all of type `kind`: the batch's statements take one array per
-/// column, so their text (and prepared statement) is the same whatever the batch's size.
-fn array(kind: ArrayType, cells: impl Iterator<Item = Value>) -> Value {
-    Value::Array(kind, Some(Box::new(cells.collect())))
 }

@@ -15,6 +15,7 @@ pub mod callback_log;
 mod confirm_batch;
 pub mod entity;
 mod notice;
+mod order_rows;
 mod poller;
 mod provider;
 mod service;

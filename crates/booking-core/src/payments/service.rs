@@ -1,9 +1,10 @@
 //! The payment service: the booking ↔ payment flow on top of [`BookingService`].
 
 use super::callback_log::{self, CallbackEntry};
-use super::confirm_batch::{ConfirmQueue, Job};
+use super::confirm_batch::{ConfirmQueue, Job, confirm_queue};
 use super::entity::{payment, refund};
 use super::notice::{Applied, PaymentNotice};
+use super::order_rows::{OrderRowQueue, order_row_queue};
 use super::provider::{
     OrderRequest, PaidOrder, PaymentProvider, ProviderError, RefundRequest, RefundState,
 };
@@ -84,6 +85,7 @@ pub struct PaymentService {
     pub(super) bookings: BookingService,
     pub(super) providers: Arc<Providers>,
     confirmations: Arc<ConfirmQueue>,
+    pub(super) order_rows: Arc<OrderRowQueue>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -100,7 +102,8 @@ impl PaymentService {
         Self {
             bookings,
             providers: Arc::new(providers),
-            confirmations: Arc::default(),
+            confirmations: Arc::new(confirm_queue()),
+            order_rows: Arc::new(order_row_queue()),
         }
     }
 
@@ -150,22 +153,21 @@ impl PaymentService {
             })
             .await?;
         let now = self.bookings.clock.now();
-        payment::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            booking_id: Set(booking.id),
-            provider: Set(provider.name().to_owned()),
-            merchant_id: Set(provider.merchant_id().to_owned()),
-            out_trade_no: Set(booking.out_trade_no.clone()),
-            provider_order_ref: Set(Some(opened.provider_order_ref)),
-            provider_txn_id: Set(None),
-            amount_fen: Set(booking.amount.0),
-            status: Set("created".to_owned()),
-            paid_at: Set(None),
-            polled_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.bookings.db)
+        self.record_order(payment::Model {
+            id: Uuid::now_v7(),
+            booking_id: booking.id,
+            provider: provider.name().to_owned(),
+            merchant_id: provider.merchant_id().to_owned(),
+            out_trade_no: booking.out_trade_no.clone(),
+            provider_order_ref: Some(opened.provider_order_ref),
+            provider_txn_id: None,
+            amount_fen: booking.amount.0,
+            status: "created".to_owned(),
+            paid_at: None,
+            polled_at: None,
+            created_at: now,
+            updated_at: now,
+        })
         .await?;
         Ok(opened.client_payload)
     }
@@ -284,7 +286,11 @@ impl PaymentService {
                 log: callback_log::new_row(log, "confirmed"),
                 reply,
             };
-            self.confirmations.submit(self, job);
+            let service = self.clone();
+            self.confirmations.submit(job, move |batch| {
+                let service = service.clone();
+                async move { service.confirm_batch(batch).await }
+            });
             return Ok(answer.await.unwrap_or(None));
         }
         // Read before the transaction: a SQLite transaction that reads before it writes cannot

@@ -24,7 +24,7 @@ mod standing;
 
 pub use reason::{LIFT_REASON_MAX_CHARS, LiftReason};
 pub use record::RecordError;
-pub(crate) use record::suspended_until;
+pub(crate) use record::{judged, suspended_until};
 pub use standing::{NoShow, RankedNoShow, Standing, Suspension, assess};
 
 use super::entity::{booking, suspension_lift};

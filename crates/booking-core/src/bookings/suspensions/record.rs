@@ -8,8 +8,6 @@ use crate::catalog::entity::schedule;
 use crate::rules::RuleSet;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
-use std::collections::HashMap;
-use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -37,22 +35,29 @@ pub(super) async fn no_shows(
     let rows = booking::Entity::find()
         .filter(booking::Column::IdentityHash.eq(identity))
         .filter(booking::Column::Status.eq(BookingStatus::NoShow.as_str()))
+        .find_also_related(schedule::Entity)
         .all(conn)
         .await?;
+    judged(conn, rows).await
+}
+
+/// No-show bookings, each with its schedule, as the suspension ladder sees them: with the
+/// rules each was made under (read only when there is a no-show at all).
+pub(crate) async fn judged(
+    conn: &impl ConnectionTrait,
+    rows: Vec<(booking::Model, Option<schedule::Model>)>,
+) -> Result<Vec<NoShow>, RecordError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let schedules: HashMap<Uuid, schedule::Model> = schedule::Entity::find()
-        .filter(schedule::Column::Id.is_in(rows.iter().map(|b| b.schedule_id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
-    let rules = rules_by_label(conn, rows.iter().filter_map(|b| b.rule_version.as_deref())).await?;
+    let rules = rules_by_label(
+        conn,
+        rows.iter().filter_map(|(b, _)| b.rule_version.as_deref()),
+    )
+    .await?;
     rows.into_iter()
-        .map(|b| {
-            let schedule = schedules.get(&b.schedule_id).ok_or_else(|| {
+        .map(|(b, schedule)| {
+            let schedule = schedule.ok_or_else(|| {
                 RecordError::Corrupted(format!("booking {} has no schedule", b.id))
             })?;
             let rules = match &b.rule_version {
@@ -92,14 +97,15 @@ pub(super) fn lifted_through(lifts: &[suspension_lift::Model]) -> Option<DateTim
     lifts.iter().map(|l| l.covers_through).max()
 }
 
-/// Until when the identity may not book at `now`, lifts taken into account. One query when the
-/// identity has never missed a visit, which is nearly everyone.
+/// Until when the identity may not book at `now`, given its no-shows (`judged`), lifts taken
+/// into account. Reads nothing when the identity has never missed a visit, which is nearly
+/// everyone.
 pub(crate) async fn suspended_until(
     conn: &impl ConnectionTrait,
     identity: &str,
+    no_shows: Vec<NoShow>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, RecordError> {
-    let no_shows = no_shows(conn, identity).await?;
     if no_shows.is_empty() {
         return Ok(None);
     }
