@@ -151,6 +151,8 @@ pub struct PhaseStats {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Latency of the answers 201 alone (the places won): p50, p99, max, in ms.
+    pub held_ms: [f64; 3],
     pub ok: usize,
     pub held: usize,
     pub sold_out: usize,
@@ -187,6 +189,17 @@ impl PhaseStats {
             max_ms: latencies.last().copied().unwrap_or(0) as f64 / 1000.0,
             ..Default::default()
         };
+        let mut held: Vec<u64> = samples
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Held))
+            .map(|s| s.latency_us)
+            .collect();
+        held.sort_unstable();
+        stats.held_ms = [
+            percentile_ms(&held, 50.0),
+            percentile_ms(&held, 99.0),
+            held.last().copied().unwrap_or(0) as f64 / 1000.0,
+        ];
         for sample in samples {
             match &sample.outcome {
                 Outcome::Ok => stats.ok += 1,

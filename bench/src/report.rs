@@ -297,6 +297,11 @@ impl Report {
             mb(self.vm_hwm_kb),
             mb(self.rss_peak_sampled_kb)
         );
+        let [p50, p99, max] = self.rush.held_ms;
+        let _ = writeln!(
+            out,
+            "winners alone (answers 201): p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"
+        );
         if let Some(cost) = self.cost_per_place_won() {
             let _ = writeln!(
                 out,
@@ -402,6 +407,14 @@ impl Report {
             self.places,
             self.after_rush.live_bookings,
             self.after_sold_out.live_bookings
+        );
+        let [p50, p99, max] = self.rush.held_ms;
+        let _ = writeln!(
+            out,
+            "- **The winners alone** (the rush's answers 201): p50 {p50:.1} ms, p99 {p99:.1} ms, \
+             max {max:.1} ms. With {} of {} attempts winning, the rush's p99 is a winner's \
+             latency whenever more than 1% win.",
+            self.rush.held, self.rush.requests
         );
         let _ = writeln!(
             out,
