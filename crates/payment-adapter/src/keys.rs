@@ -3,8 +3,9 @@
 //!
 //! Providers hand out keys in three shapes: PEM PKCS#8 private keys (`BEGIN PRIVATE KEY`), PEM
 //! SubjectPublicKeyInfo public keys (`BEGIN PUBLIC KEY`), and — from the Alipay console — the same
-//! DER as one bare base64 line. ring signs with PKCS#8 directly but verifies only with a PKCS#1
-//! `RSAPublicKey`, so an SPKI key is unwrapped here (see [`der`]). We walk the few DER bytes
+//! DER as one bare base64 line. Private keys (signing, aws-lc-rs: see [`RsaPrivateKey`]) load
+//! from PKCS#8 or PKCS#1 directly; ring verifies only with a PKCS#1 `RSAPublicKey`, so an SPKI
+//! key is unwrapped here (see [`der`]). We walk the few DER bytes
 //! ourselves instead of pulling in the `spki`/`pem` crates: the structure is fixed, the walk is
 //! forty lines with tests, and ring already validates the numbers themselves.
 
