@@ -7,6 +7,7 @@ mod common;
 use async_trait::async_trait;
 use booking_core::bookings::entity::{booking, booking_event};
 use booking_core::bookings::{BookingError, BookingStatus};
+use booking_core::inventory::ScheduleStock;
 use booking_core::payments::entity::{callback_log, payment, refund};
 use booking_core::payments::{
     Applied, CallbackEntry, OpenedOrder, OrderRequest, OrderState, PaidOrder, PaymentError,
@@ -15,9 +16,12 @@ use booking_core::payments::{
 };
 use chrono::{Duration, TimeZone, Utc};
 use common::{Session, World};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+    TransactionTrait,
+};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
@@ -225,6 +229,12 @@ impl PayWorld {
             .await
             .unwrap()
             .unwrap()
+    }
+
+    /// The session's places and holders in the inventory.
+    async fn stock(&self, session: &Session) -> ScheduleStock {
+        let stock = self.world.inventory.stock(session.0.id).await.unwrap();
+        stock.expect("the schedule is in the inventory")
     }
 
     /// Tuesday 09:00 in Shanghai: two-day-ahead sessions are open for booking.
@@ -670,13 +680,7 @@ async fn an_expired_hold_closes_its_order_and_a_late_payment_takes_a_free_place(
         );
         assert_eq!(w.status(booking.id).await, BookingStatus::Confirmed);
         assert_eq!(w.world.booked(session.1.id).await, 1);
-        let stock = w
-            .world
-            .inventory
-            .stock(session.0.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let stock = w.stock(session).await;
         assert_eq!(stock.remaining[&session.1.id], 4, "{}", w.world.label);
     }
 }
@@ -878,5 +882,119 @@ async fn two_pollers_never_ask_about_the_same_order() {
         assert_eq!(a.orders_asked + b.orders_asked, 20, "{}", w.world.label);
         assert_eq!(a.applied + b.applied, 20);
         assert_eq!(w.world.booked(session.1.id).await, 20);
+    }
+}
+
+/// New orders' payment rows are inserted together on PostgreSQL (`payments::order_rows`); a row
+/// the database refuses must fail alone, its booking giving its place back, while every other
+/// row of its batch is written on its own.
+#[tokio::test]
+async fn a_payment_row_the_database_refuses_fails_alone_in_its_batch() {
+    for w in pay_worlds().await {
+        if w.world.db.get_database_backend() != DbBackend::Postgres {
+            continue; // SQLite inserts each row on its own
+        }
+        w.morning();
+        let session = w.world.sessions_with_capacity(2, 0, 20).await.remove(0);
+        let mut patients = Vec::new();
+        for n in 1..=12 {
+            patients.push(w.world.patient(n).await);
+        }
+        let refused = patients[5];
+        w.world
+            .db
+            .execute_unprepared(&format!(
+                "CREATE FUNCTION refuse_one_payment() RETURNS trigger AS $$ BEGIN \
+                   IF (SELECT patient_id FROM bookings WHERE id = NEW.booking_id) = '{}' THEN \
+                     RAISE EXCEPTION 'this payment row is refused'; \
+                   END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER refuse_one_payment BEFORE INSERT ON payments \
+                   FOR EACH ROW EXECUTE FUNCTION refuse_one_payment()",
+                refused.1
+            ))
+            .await
+            .unwrap();
+
+        // The first row's insert waits on a lock, so that the other eleven queue behind it and
+        // are drained as one batch once the lock goes.
+        let blocker = w.world.db.begin().await.unwrap();
+        blocker
+            .execute_unprepared("LOCK TABLE payments IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let book = |who: (Uuid, Uuid)| {
+            let (payments, session) = (w.payments.clone(), session.clone());
+            tokio::spawn(async move { payments.book(common::new_booking(who, &session)).await })
+        };
+        let first = book(patients[0]);
+        w.wait_for(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE 'INSERT INTO payments%'",
+            1,
+        )
+        .await;
+        let rest: Vec<_> = patients[1..].iter().map(|&who| book(who)).collect();
+        w.wait_for("SELECT COUNT(*) FROM bookings", 12).await;
+        // Written bookings go on to their orders without any I/O: let them reach the queue.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        blocker.commit().await.unwrap();
+
+        first.await.unwrap().unwrap();
+        let mut written = Vec::new();
+        for (task, who) in rest.into_iter().zip(&patients[1..]) {
+            let answer = task.await.unwrap();
+            if *who == refused {
+                assert!(
+                    matches!(answer, Err(PaymentError::Database(_))),
+                    "{answer:?}"
+                );
+            } else {
+                written.push(answer.unwrap().0.id);
+            }
+        }
+        assert_eq!(written.len(), 10);
+        for &booking_id in &written {
+            assert_eq!(w.payment_row(booking_id).await.status, "created");
+        }
+        // Each row of the failed batch went in its own transaction.
+        let transactions: HashSet<String> = w
+            .world
+            .db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT xmin::text FROM payments",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(transactions.len(), 11, "one transaction per row written");
+        // The refused booking holds nothing: eleven places taken, in the database and in Redis.
+        assert_eq!(w.world.booked(session.1.id).await, 11);
+        let stock = w.stock(&session).await;
+        assert_eq!(stock.holders.len(), 11, "{stock:?}");
+    }
+}
+
+impl PayWorld {
+    /// Polls the one count `sql` answers until it is `expected`.
+    async fn wait_for(&self, sql: &str, expected: i64) {
+        for _ in 0..500 {
+            let row = self
+                .world
+                .db
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            if row.try_get_by_index::<i64>(0).unwrap() == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{sql} never reached {expected}");
     }
 }
