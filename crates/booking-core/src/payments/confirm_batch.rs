@@ -1,7 +1,7 @@
 //! Group commit for payment confirmations on PostgreSQL. When notifications arrive faster than
 //! one transaction each can commit, those waiting are confirmed together in one transaction: one
 //! read, one lock statement, one statement numbering and confirming the bookings, settling
-//! their payments and recording their events, and a few inserts for the log rows; then the
+//! their payments and recording their events, and one insert for the log rows; then the
 //! Redis updates, sent together. What is written does not change: each booking moves `pending_payment → confirmed` by a conditional
 //! update with its visit number and event, its payment is settled by a conditional update, and
 //! its `callback_log` row commits with it. If any conditional update of a batch finds a row
@@ -28,11 +28,6 @@ use uuid::Uuid;
 
 /// At most this many notifications per transaction.
 const MAX_BATCH: usize = 64;
-/// Rows go to the database in statements that fit the socket's send buffer (Linux starts it at
-/// 16 KiB, `net.ipv4.tcp_wmem`). A larger one leaves in pieces, and as sqlx keeps Nagle's
-/// algorithm on, the last piece waits for the server's delayed acknowledgement: one insert of a
-/// whole batch's log rows was seen to take some 40 ms, as long as the rest of the batch.
-const MAX_INSERT_BYTES: usize = 12 * 1024;
 
 /// One notification waiting to be confirmed.
 pub(super) struct Job {
@@ -150,8 +145,7 @@ impl PaymentService {
         // the batch's bookings of that schedule; the bookings are confirmed and their payments
         // settled, both conditionally, a payment only with its booking, and each confirmed
         // booking gets its event; the counts tell whether every row was still as read. What
-        // every event of a confirmation shares is sent once, the rest per row, so that 64 rows
-        // stay within `MAX_INSERT_BYTES`.
+        // every event of a confirmation shares is sent once, the rest per row.
         let shared = &events[0];
         let values = vec![
             Value::from(now),
@@ -217,24 +211,16 @@ impl PaymentService {
             txn.rollback().await?;
             return Ok(results);
         }
-        let mut logs = Vec::new();
-        let mut log_bytes = 0;
-        for (i, _, row) in &chosen {
-            let job = &jobs[*i];
-            let row_bytes = wire_bytes(&job.log);
-            if log_bytes + row_bytes > MAX_INSERT_BYTES && !logs.is_empty() {
-                callback_log::Entity::insert_many(std::mem::take(&mut logs))
-                    .exec(&txn)
-                    .await?;
-                log_bytes = 0;
-            }
-            let mut log = job.log.clone();
-            let outcome = Applied::Confirmed { booking_id: row.id }.outcome();
-            log.outcome = sea_orm::Set(outcome.to_owned());
+        let logs = chosen.iter().map(|(i, _, row)| {
+            let mut log = jobs[*i].log.clone();
+            log.outcome = sea_orm::Set(
+                Applied::Confirmed { booking_id: row.id }
+                    .outcome()
+                    .to_owned(),
+            );
             log.booking_id = sea_orm::Set(Some(row.id));
-            logs.push(log);
-            log_bytes += row_bytes;
-        }
+            log
+        });
         callback_log::Entity::insert_many(logs).exec(&txn).await?;
         txn.commit().await?;
 
@@ -245,9 +231,4 @@ impl PaymentService {
         }
         Ok(results)
     }
-}
-
-/// What a log row weighs in an insert: the notification's body and headers.
-fn wire_bytes(log: &callback_log::ActiveModel) -> usize {
-    log.raw_body.try_as_ref().map_or(0, Vec::len) + log.headers.try_as_ref().map_or(0, String::len)
 }

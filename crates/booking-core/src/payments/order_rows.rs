@@ -8,8 +8,9 @@ use crate::group_commit::{GroupCommit, big_ints, instants, texts, uuids};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, Statement};
 use tokio::sync::oneshot;
 
-/// At most this many rows per statement: some 200 bytes each, so that one statement fits the
-/// socket's send buffer (see `confirm_batch::MAX_INSERT_BYTES`).
+/// At most this many rows per statement (some 200 bytes each). Chosen to keep a statement within
+/// the socket's first send buffer while sqlx 0.9.0 left Nagle's algorithm on; with `TCP_NODELAY`
+/// (sqlx 0.9.1) a larger statement no longer waits, and this is only a bound.
 const MAX_BATCH: usize = 32;
 
 pub(super) struct Job {
