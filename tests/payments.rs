@@ -4,6 +4,7 @@
 //! notifications are refused and logged; copies confirm once; a gateway that was down when the
 //! mock sent is caught up by the mock's retries, and a lost notification by the poller.
 
+use chrono::{Days, FixedOffset, Utc};
 use e2e::{
     Api, Gateway, GatewayOptions, Mock, TestDb, own_redis_keys, place_of, shared_servers, unique,
     unique_passport, workspace_root,
@@ -19,11 +20,15 @@ const APPID: &str = "wxd0000000000dev0";
 const APIV3_KEY: &str = "dev-only-apiv3-key-0123456789abc";
 const PLATFORM_KEY_ID: &str = "PUB_KEY_ID_0000000000000000000000000000DEV1";
 
-/// A bookable doctor's schedule of the `nth` hospital: `(schedule_id, segment_id)`.
+/// A bookable doctor's schedule of the `nth` hospital, `(schedule_id, segment_id)`, two days
+/// ahead or later in Beijing: a paid booking of it can be cancelled at any hour of the run
+/// (online cancellation closes at 15:00 the day before the visit).
 async fn bookable(api: &Api, nth: usize) -> (String, String) {
     let hospital = api.hospital_id(nth).await;
+    let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+    let from = Utc::now().with_timezone(&beijing).date_naive() + Days::new(2);
     let schedules = api
-        .bookable_doctor_schedules(&format!("hospital_id={hospital}"))
+        .bookable_doctor_schedules(&format!("hospital_id={hospital}&date_from={from}"))
         .await;
     place_of(
         schedules

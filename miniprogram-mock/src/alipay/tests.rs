@@ -4,6 +4,7 @@
 
 use super::*;
 use actix_web::{App, HttpServer};
+use chrono::DateTime;
 use payment_adapter::alipay::{
     AlipayBuyer, AlipayClient, AlipayError, AlipayNotification, TradeCreateRequest, TradeStatus,
     verify_notification,
@@ -44,6 +45,9 @@ struct World {
     notify_url: String,
     merchant: Arc<Merchant>,
     http: reqwest::Client,
+    /// The `time_expire` of every order: one instant, as Alipay compares it (to the second)
+    /// when an order is created again, and two calls to the clock can straddle a second.
+    time_expire: DateTime<Utc>,
 }
 
 /// The alipay simulation and a merchant, each on a free loopback port.
@@ -91,6 +95,7 @@ async fn world() -> World {
         notify_url,
         merchant,
         http: reqwest::Client::new(),
+        time_expire: Utc::now() + TimeDelta::minutes(15),
     }
 }
 
@@ -101,7 +106,7 @@ impl World {
             total_fen,
             subject: "挂号费 内科 Registration fee",
             buyer: AlipayBuyer::OpenId(OPEN_ID),
-            time_expire: Utc::now() + TimeDelta::minutes(15),
+            time_expire: self.time_expire,
             notify_url: &self.notify_url,
         }
     }
